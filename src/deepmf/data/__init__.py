@@ -1,0 +1,1 @@
+"""Data pipeline: raw files -> Interactions -> LeaveOneOutSplit -> DataModule batches."""

@@ -1,0 +1,280 @@
+"""The shared LightningDataModule: raw file -> cached leave-one-out split -> on-device batches."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from abc import abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+
+from deepmf.data.batches import EvalBatches, TrainBatches
+from deepmf.data.download import sha256_of
+from deepmf.data.interactions import drop_duplicate_pairs, drop_sparse_users, to_interactions
+from deepmf.data.matrix import SparseRows, rating_matrix
+from deepmf.data.raw import RawRatings
+from deepmf.data.split import SPLIT_VERSION, LeaveOneOutSplit, leave_one_out
+from deepmf.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+#: Scores of ``chunk x n_items`` floats are materialised for full ranking; this bounds them (64 MB).
+EVAL_SCORES_PER_CHUNK = 1 << 24
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """What a run was trained on: logged and written into metrics.json."""
+
+    name: str
+    source: str
+    sha256: str
+    users: int
+    items: int
+    ratings: int
+    notes: tuple[str, ...] = ()
+
+    @property
+    def density(self) -> float:
+        return self.ratings / (self.users * self.items)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "source": self.source,
+            "sha256": self.sha256,
+            "users": self.users,
+            "items": self.items,
+            "ratings": self.ratings,
+            "density": round(self.density, 6),
+            "notes": list(self.notes),
+        }
+
+
+class InteractionDataModule(pl.LightningDataModule):
+    """Base of every dataset: subclasses only say how to find and parse their raw file.
+
+    Args:
+        data_dir: where raw files are looked for (``DEEPMF_DATA_DIR`` by default) and downloaded to.
+        ratings_path: an explicit raw file, overriding the lookup.
+        cache_dir: where the split is saved and reused (keyed by the file's sha256 and split settings).
+        neg_ratio: sampled negatives per training positive (paper: 7 in Table 2).
+        negative_sampling: ``resample`` every epoch, or ``once`` before training (paper's Algorithm 1).
+        eval_negatives: sampled negatives ranked against each held-out item (paper: 100).
+        validation: hold out one random interaction per user for model selection.
+        input: ``rating`` (Eq. 2, Y_ij = rating) or ``binary`` (Eq. 1, Y_ij = 1).
+        split_seed: seeds the validation item and evaluation negatives; shared by every model and seed.
+        seed: seeds training negatives and shuffling (the run's seed).
+        batch_size: training pairs per step (paper: 256).
+    """
+
+    name = "interactions"
+
+    def __init__(
+        self,
+        data_dir: str | None = None,
+        ratings_path: str | None = None,
+        cache_dir: str | None = None,
+        neg_ratio: int = 7,
+        negative_sampling: str = "resample",
+        eval_negatives: int = 100,
+        validation: bool = True,
+        input: str = "rating",
+        split_seed: int = 0,
+        seed: int = 0,
+        batch_size: int = 256,
+    ) -> None:
+        super().__init__()
+        check_data_options(neg_ratio, negative_sampling, eval_negatives, input, batch_size)
+        self.data_dir = data_dir
+        self.ratings_path = ratings_path
+        self.cache_dir = Path(cache_dir) if cache_dir else None
+        self.neg_ratio = neg_ratio
+        self.resample = negative_sampling == "resample"
+        self.eval_negatives = eval_negatives
+        self.validation = validation
+        self.input = input
+        self.split_seed = split_seed
+        self.seed = seed
+        self.batch_size = batch_size
+        self.split: LeaveOneOutSplit | None = None
+        self.info: DatasetInfo | None = None
+        self._device_tensors: dict[str, Any] = {}
+
+    # --- what subclasses provide -------------------------------------------------------------------
+
+    @abstractmethod
+    def raw_file(self) -> Path:
+        """Locate (or download) the raw ratings file."""
+
+    @abstractmethod
+    def parse(self, path: Path) -> RawRatings:
+        """Parse the raw file."""
+
+    def describe(self, path: Path, sha256: str, split: LeaveOneOutSplit) -> tuple[str, ...]:
+        """Notes about the file (e.g. that it is not the official release); none by default."""
+        return ()
+
+    # --- split ------------------------------------------------------------------------------------
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.split is not None:
+            return
+        path = self.raw_file()
+        sha256 = sha256_of(path)
+        cache = self._cache_path(sha256)
+        if cache is not None and cache.is_file():
+            log.info("reusing split %s", cache)
+            split = LeaveOneOutSplit.load(cache)
+        else:
+            split = self._build_split(path)
+            if cache is not None:
+                split.save(cache)
+                log.info("saved split to %s", cache)
+        n_ratings = len(split.train_items) + len(split.test_items) + len(split.val_items)
+        self.split = split
+        self.info = DatasetInfo(
+            name=self.name,
+            source=str(path),
+            sha256=sha256,
+            users=split.n_users,
+            items=split.n_items,
+            ratings=n_ratings,
+            notes=self.describe(path, sha256, split),
+        )
+        for note in self.info.notes:
+            log.warning("%s: %s", self.name, note)
+
+    def _build_split(self, path: Path) -> LeaveOneOutSplit:
+        raw = drop_duplicate_pairs(self.parse(path))
+        raw = drop_sparse_users(raw, 3 if self.validation else 2)
+        return leave_one_out(to_interactions(raw), self.validation, self.eval_negatives, self.split_seed)
+
+    def _cache_path(self, sha256: str) -> Path | None:
+        if self.cache_dir is None:
+            return None
+        key = json.dumps(
+            [SPLIT_VERSION, sha256, self.validation, self.eval_negatives, self.split_seed], sort_keys=True
+        )
+        digest = hashlib.sha256(key.encode()).hexdigest()[:16]
+        return self.cache_dir / self.name / f"split-{digest}.npz"
+
+    # --- views of the split -----------------------------------------------------------------------
+
+    def _require_split(self) -> LeaveOneOutSplit:
+        if self.split is None:
+            self.setup()
+        assert self.split is not None
+        return self.split
+
+    @property
+    def n_users(self) -> int:
+        return self._require_split().n_users
+
+    @property
+    def n_items(self) -> int:
+        return self._require_split().n_items
+
+    @property
+    def max_rating(self) -> float:
+        return self._require_split().max_rating
+
+    def train_matrix(self) -> SparseRows:
+        """Y (user rows) from training interactions only."""
+        split = self._require_split()
+        return rating_matrix(
+            split.train_users,
+            split.train_items,
+            split.train_ratings,
+            split.n_users,
+            split.n_items,
+            self.input,
+        )
+
+    def known_items(self) -> SparseRows:
+        """Every item each user interacted with (train, validation, test): excluded from full ranking."""
+        split = self._require_split()
+        users = [split.train_users, np.arange(split.n_users)]
+        items = [split.train_items, split.test_items]
+        if split.has_validation:
+            users.append(np.arange(split.n_users))
+            items.append(split.val_items)
+        users_all, items_all = np.concatenate(users), np.concatenate(items)
+        return SparseRows.from_coo(
+            users_all, items_all, np.ones(len(users_all), np.float32), split.n_users, split.n_items
+        )
+
+    # --- loaders ----------------------------------------------------------------------------------
+
+    @property
+    def device(self) -> torch.device:
+        trainer = self.trainer
+        return trainer.strategy.root_device if trainer is not None else torch.device("cpu")
+
+    def _on_device(self, key: str, build: Any) -> Any:
+        device = self.device
+        if key not in self._device_tensors or self._device_tensors[key][0] != device:
+            self._device_tensors[key] = (device, build(device))
+        return self._device_tensors[key][1]
+
+    def train_dataloader(self) -> TrainBatches:
+        split = self._require_split()
+
+        def build(device: torch.device) -> TrainBatches:
+            def as_tensor(array: np.ndarray) -> torch.Tensor:
+                return torch.as_tensor(array).to(device)
+
+            return TrainBatches(
+                users=as_tensor(split.train_users),
+                items=as_tensor(split.train_items),
+                ratings=as_tensor(split.train_ratings.astype(np.float32)),
+                n_items=split.n_items,
+                neg_ratio=self.neg_ratio,
+                resample=self.resample,
+                batch_size=self.batch_size,
+                seed=self.seed,
+                current_epoch=lambda: self.trainer.current_epoch if self.trainer is not None else 0,
+            )
+
+        return self._on_device("train", build)
+
+    def _eval_batches(self, targets: np.ndarray) -> EvalBatches:
+        split = self._require_split()
+        device = self.device
+        return EvalBatches(
+            targets=torch.as_tensor(targets).to(device),
+            negatives=self._on_device("negatives", lambda d: torch.as_tensor(split.eval_negatives).to(d)),
+            known=self._on_device("known", lambda d: self.known_items().to(d)),
+            chunk_size=max(1, EVAL_SCORES_PER_CHUNK // split.n_items),
+        )
+
+    def val_dataloader(self) -> EvalBatches | list:
+        split = self._require_split()
+        return self._eval_batches(split.val_items) if split.has_validation else []
+
+    def test_dataloader(self) -> EvalBatches:
+        return self._eval_batches(self._require_split().test_items)
+
+
+def check_data_options(
+    neg_ratio: int, negative_sampling: str, eval_negatives: int, input: str, batch_size: int
+) -> None:
+    """Fail on invalid data options before anything is loaded, naming the key and what is allowed."""
+    if not isinstance(neg_ratio, int) or neg_ratio < 0:
+        raise ConfigError(f"data.neg_ratio must be an integer >= 0, got {neg_ratio!r}")
+    if negative_sampling not in ("resample", "once"):
+        raise ConfigError(
+            f"data.negative_sampling must be 'resample' or 'once', got {negative_sampling!r}"
+        )
+    if not isinstance(eval_negatives, int) or eval_negatives < 1:
+        raise ConfigError(f"data.eval_negatives must be an integer >= 1, got {eval_negatives!r}")
+    if input not in ("rating", "binary"):
+        raise ConfigError(f"data.input must be 'rating' or 'binary', got {input!r}")
+    if not isinstance(batch_size, int) or batch_size < 1:
+        raise ConfigError(f"data.batch_size must be an integer >= 1, got {batch_size!r}")

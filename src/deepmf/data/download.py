@@ -1,0 +1,134 @@
+"""Finding raw files under the data directory, or downloading and verifying them."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import shutil
+import tempfile
+import urllib.request
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from deepmf.errors import DataError
+
+log = logging.getLogger(__name__)
+
+DATA_DIR_ENV = "DEEPMF_DATA_DIR"
+
+
+@dataclass(frozen=True)
+class Checksum:
+    """A pinned digest. ``algorithm`` is a hashlib name, or ``git-blob`` (git's sha1 of a blob)."""
+
+    algorithm: str
+    hexdigest: str
+
+    def of(self, path: Path) -> str:
+        if self.algorithm == "git-blob":
+            digest = hashlib.sha1(f"blob {path.stat().st_size}\0".encode())
+        else:
+            digest = hashlib.new(self.algorithm)
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+        return digest.hexdigest()
+
+    def matches(self, path: Path) -> bool:
+        return self.of(path) == self.hexdigest
+
+
+@dataclass(frozen=True)
+class RemoteArchive:
+    """A zip archive published at ``url`` and the checksums of the members we read from it."""
+
+    url: str
+    archive_checksum: Checksum
+    members: dict[str, Checksum] = field(default_factory=dict)
+
+
+def sha256_of(path: Path) -> str:
+    return Checksum("sha256", "").of(path)
+
+
+def default_data_dir() -> Path:
+    return Path(os.environ.get(DATA_DIR_ENV, "data")).expanduser()
+
+
+def safe_extract(archive: Path, target: Path, members: list[str]) -> None:
+    """Extract ``members`` of a zip, refusing any member whose path escapes ``target``."""
+    root = target.resolve()
+    try:
+        with zipfile.ZipFile(archive) as zipped:
+            for info in zipped.infolist():
+                destination = (root / info.filename).resolve()
+                if not destination.is_relative_to(root):
+                    raise DataError(
+                        f"{archive}: member {info.filename!r} would be written outside {root}; refused"
+                    )
+            for name in members:
+                destination = root / name
+                destination.parent.mkdir(parents=True, exist_ok=True)
+                with zipped.open(name) as source, tempfile.NamedTemporaryFile(
+                    dir=destination.parent, delete=False
+                ) as tmp:
+                    shutil.copyfileobj(source, tmp)
+                os.replace(tmp.name, destination)
+    except (zipfile.BadZipFile, KeyError, EOFError) as exc:
+        raise DataError(f"{archive}: corrupt or incomplete zip archive ({exc})") from exc
+
+
+def download_archive(source: RemoteArchive, data_dir: Path) -> None:
+    """Download ``source`` into ``data_dir``, verify it, extract its members and verify each of them."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=data_dir) as tmp:
+        archive = Path(tmp) / Path(source.url).name
+        log.info("downloading %s", source.url)
+        try:
+            with urllib.request.urlopen(source.url, timeout=60) as response, open(archive, "wb") as out:
+                shutil.copyfileobj(response, out)
+        except OSError as exc:
+            raise DataError(f"could not download {source.url} ({exc})") from exc
+        got = source.archive_checksum.of(archive)
+        if got != source.archive_checksum.hexdigest:
+            raise DataError(
+                f"{source.url}: {source.archive_checksum.algorithm} is {got}, expected "
+                f"{source.archive_checksum.hexdigest}; the download was refused and removed"
+            )
+        safe_extract(archive, data_dir, list(source.members))
+    for name, checksum in source.members.items():
+        path = data_dir / name
+        if not checksum.matches(path):
+            path.unlink(missing_ok=True)
+            raise DataError(f"{path}: {checksum.algorithm} does not match the pinned value; removed")
+
+
+def locate(
+    explicit: str | os.PathLike[str] | None,
+    data_dir: str | os.PathLike[str] | None,
+    candidates: list[str],
+    source: RemoteArchive | None,
+) -> Path:
+    """Return the raw file: ``explicit`` if given, else the first of ``candidates`` under the data dir,
+    else download ``source`` there. Errors say where we looked."""
+    if explicit:
+        path = Path(explicit).expanduser()
+        if not path.is_file():
+            raise DataError(f"{path}: file not found (given as data.ratings_path)")
+        return path
+    root = Path(data_dir).expanduser() if data_dir else default_data_dir()
+    for name in candidates:
+        if (root / name).is_file():
+            return root / name
+    if source is None:
+        raise DataError(f"none of {candidates} found under {root} (set {DATA_DIR_ENV})")
+    try:
+        download_archive(source, root)
+    except DataError as exc:
+        raise DataError(
+            f"none of {candidates} found under {root} (set {DATA_DIR_ENV} or data.data_dir), "
+            f"and the download failed: {exc}"
+        ) from exc
+    return root / candidates[0]

@@ -1,0 +1,1 @@
+"""Ranking metrics (pure functions) and the evaluation pass over all users."""

@@ -1,0 +1,32 @@
+"""Ranks of held-out items under the sampled protocol and under full ranking."""
+
+from __future__ import annotations
+
+import torch
+
+from deepmf.evaluation.metrics import pessimistic_rank
+from deepmf.models.base import Recommender
+
+
+@torch.no_grad()
+def rank_batch(
+    model: Recommender, batch: dict[str, torch.Tensor], n_items: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Return ``(sampled_ranks, full_ranks)`` for one chunk of users.
+
+    Sampled: the target against the user's fixed evaluation negatives (paper protocol).
+    Full: the target against every item the user never interacted with (all known items masked).
+    ``model.prepare_evaluation()`` must have been called for this pass.
+    """
+    users, targets = batch["users"], batch["targets"]
+    candidates = torch.cat([targets.unsqueeze(1), batch["negatives"]], dim=1)
+    # A NaN score must never win a comparison: it becomes -inf, which ties (pessimistically) with -inf.
+    sampled_scores = torch.nan_to_num(model.score_items(users, candidates).float(), nan=-torch.inf)
+    sampled = pessimistic_rank(sampled_scores[:, 0], sampled_scores[:, 1:])
+
+    scores = torch.nan_to_num(model.score_all(users, n_items).float(), nan=-torch.inf)
+    target_scores = scores.gather(1, targets.unsqueeze(1)).squeeze(1)
+    # Known items (train, validation and test, the target included) are not competitors.
+    scores[batch["known_rows"], batch["known_items"]] = float("-inf")
+    full = pessimistic_rank(target_scores, scores)
+    return sampled, full

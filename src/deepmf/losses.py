@@ -1,0 +1,33 @@
+"""The paper's losses: binary cross entropy (Eq. 11) and normalized cross entropy (Eq. 12)."""
+
+from __future__ import annotations
+
+import torch
+
+from deepmf.errors import ConfigError
+
+
+class PointwiseLoss:
+    """Cross entropy between predicted scores in (0, 1) and a target derived from the rating.
+
+    ``ce``: target 1 for an observed rating, 0 for a sampled negative (Eq. 11).
+    ``nce``: target ``rating / max_rating`` (Eq. 12), so a 5-star rating counts more than a 1-star one.
+    The mean over the batch is used; Adam is invariant to that constant factor (the paper's code sums).
+    """
+
+    def __init__(self, name: str, max_rating: float) -> None:
+        if name not in ("nce", "ce"):
+            raise ConfigError(f"loss.name must be 'nce' or 'ce', got {name!r}")
+        if not max_rating > 0:
+            raise ConfigError(f"loss max_rating must be > 0, got {max_rating!r}")
+        self.name = name
+        self.max_rating = float(max_rating)
+
+    def targets(self, ratings: torch.Tensor) -> torch.Tensor:
+        if self.name == "nce":
+            return ratings / self.max_rating
+        return (ratings > 0).to(ratings.dtype)
+
+    def __call__(self, scores: torch.Tensor, ratings: torch.Tensor) -> torch.Tensor:
+        target = self.targets(ratings)
+        return -(target * torch.log(scores) + (1 - target) * torch.log1p(-scores)).mean()

@@ -1,0 +1,98 @@
+"""DMF (Xue et al., IJCAI-17): rows and columns of Y through two MLP towers, scored by cosine."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from deepmf.data.matrix import SparseRows
+from deepmf.errors import ConfigError
+from deepmf.models.base import CosineTwoTower, ModelContext, check_positive_ints, register_model
+
+
+def tower_widths(layers: int, factors: int, first_width: int) -> list[int]:
+    """Layer widths of a tower: ``first_width``, halving, ending at ``factors``.
+
+    ``layers=2, factors=64`` gives ``[first_width, 64]`` (the widely used [512, 64] / [1024, 64]);
+    ``layers=1`` is the single linear map ``[factors]`` of DMF-1 (Table 3).
+    """
+    if layers == 1:
+        return [factors]
+    hidden = [max(first_width >> k, factors) for k in range(layers - 1)]
+    return hidden + [factors]
+
+
+class Tower(nn.Module):
+    """Eq. 5: ``l1 = W1 x`` (linear, no bias), then ``l_i = ReLU(W_i l_{i-1} + b_i)`` up to the output.
+
+    ``x`` is a sparse row of Y, so ``W1 x`` is a weighted embedding-bag over the row's non-zeros: work
+    and memory grow with the number of ratings, never with the row's length.
+    """
+
+    def __init__(self, input_dim: int, widths: list[int], init_std: float) -> None:
+        super().__init__()
+        self.first = nn.Parameter(torch.randn(input_dim, widths[0]) * init_std)
+        layers: list[nn.Module] = []
+        for width_in, width_out in zip(widths[:-1], widths[1:]):
+            linear = nn.Linear(width_in, width_out)
+            nn.init.normal_(linear.weight, std=init_std)
+            nn.init.zeros_(linear.bias)
+            layers += [linear, nn.ReLU()]
+        self.mlp = nn.Sequential(*layers)
+
+    def forward(self, indices: torch.Tensor, offsets: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+        first = F.embedding_bag(indices, self.first, offsets, mode="sum", per_sample_weights=values)
+        return self.mlp(first)
+
+
+class DMF(CosineTwoTower):
+    """Deep Matrix Factorization: user row ``Y_i*`` and item column ``Y_*j`` through their towers."""
+
+    def __init__(
+        self, train_matrix: SparseRows, user_widths: list[int], item_widths: list[int], init_std: float
+    ) -> None:
+        super().__init__()
+        if user_widths[-1] != item_widths[-1]:
+            raise ConfigError("the user and item towers must end in the same width (model.factors)")
+        self.n_users, self.n_items = train_matrix.n_rows, train_matrix.n_columns
+        self.user_tower = Tower(self.n_items, user_widths, init_std)
+        self.item_tower = Tower(self.n_users, item_widths, init_std)
+        item_rows = train_matrix.transpose()
+        # Y lives with the model (and so on its device), but is data, not state: not checkpointed.
+        for prefix, rows in (("user_rows", train_matrix), ("item_rows", item_rows)):
+            self.register_buffer(f"{prefix}_indptr", rows.indptr, persistent=False)
+            self.register_buffer(f"{prefix}_indices", rows.indices, persistent=False)
+            self.register_buffer(f"{prefix}_values", rows.values, persistent=False)
+
+    def _rows(self, prefix: str, n_columns: int) -> SparseRows:
+        return SparseRows(
+            getattr(self, f"{prefix}_indptr"),
+            getattr(self, f"{prefix}_indices"),
+            getattr(self, f"{prefix}_values"),
+            n_columns,
+        )
+
+    def user_vectors(self, users: torch.Tensor) -> torch.Tensor:
+        return self.user_tower(*self._rows("user_rows", self.n_items).gather(users))
+
+    def item_vectors(self, items: torch.Tensor) -> torch.Tensor:
+        return self.item_tower(*self._rows("item_rows", self.n_users).gather(items))
+
+
+def check_dmf_config(config: Any) -> None:
+    check_positive_ints(config, ("layers", "factors", "user_first_width", "item_first_width"))
+    if not config.get("init_std", 0) > 0:
+        raise ConfigError(f"model.init_std must be > 0, got {config.get('init_std')!r}")
+
+
+@register_model("dmf", check=check_dmf_config)
+def build_dmf(config: Any, context: ModelContext) -> DMF:
+    return DMF(
+        context.train_matrix,
+        user_widths=tower_widths(config.layers, config.factors, config.user_first_width),
+        item_widths=tower_widths(config.layers, config.factors, config.item_first_width),
+        init_std=config.init_std,
+    )

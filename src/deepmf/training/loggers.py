@@ -1,0 +1,48 @@
+"""Experiment loggers chosen by ``logger=wandb|csv|none``."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pytorch_lightning.loggers import CSVLogger, Logger, WandbLogger
+
+from deepmf.errors import ConfigError
+
+
+def build_loggers(config: Any, output_dir: Path, run_config: dict[str, Any]) -> list[Logger]:
+    """``wandb`` logs offline by default (``wandb sync`` later); ``csv`` writes metrics.csv."""
+    kind = config.get("name", "none")
+    if kind == "none":
+        return []
+    if kind == "csv":
+        return [CSVLogger(save_dir=str(output_dir), name="csv", version="")]
+    if kind == "wandb":
+        mode = config.get("mode", "offline")
+        if mode not in ("offline", "online", "disabled"):
+            raise ConfigError(f"logger.mode must be offline, online or disabled, got {mode!r}")
+        os.environ.setdefault("WANDB_SILENT", "true")
+        return [
+            WandbLogger(
+                project=config.get("project", "deepmf"),
+                entity=config.get("entity"),
+                group=config.get("group"),
+                name=config.get("run_name"),
+                tags=list(config.get("tags") or []),
+                save_dir=str(output_dir),
+                mode=mode,
+                config=run_config,
+            )
+        ]
+    raise ConfigError(f"logger must be one of wandb, csv, none; got {kind!r}")
+
+
+def finish_wandb(exit_code: int = 0) -> None:
+    """Close the W&B run so that each multirun job is its own run."""
+    try:
+        import wandb
+    except ImportError:  # pragma: no cover - wandb is a dependency
+        return
+    if wandb.run is not None:
+        wandb.finish(exit_code=exit_code)

@@ -1,0 +1,88 @@
+"""One LightningModule for every model: train step, evaluation over all users, metric logging."""
+
+from __future__ import annotations
+
+import pytorch_lightning as pl
+import torch
+
+from deepmf.evaluation.metrics import ranking_metrics
+from deepmf.evaluation.ranking import rank_batch
+from deepmf.losses import PointwiseLoss
+from deepmf.models.base import Recommender
+
+
+class NonFiniteLossError(RuntimeError):
+    """Training diverged: the loss is NaN or infinite."""
+
+
+class RecommenderModule(pl.LightningModule):
+    """Trains a :class:`Recommender` with a pointwise loss and evaluates it by leave-one-out ranking.
+
+    Logged per evaluation: ``{stage}/hr@k``, ``{stage}/ndcg@k`` (sampled candidates) and
+    ``{stage}/full_hr@k``, ``{stage}/full_ndcg@k`` (all unobserved items), for ``stage`` in val / test.
+    """
+
+    def __init__(
+        self, model: Recommender, loss: PointwiseLoss, lr: float, ks: list[int], n_items: int
+    ) -> None:
+        super().__init__()
+        self.model = model
+        self.loss = loss
+        self.lr = lr
+        self.ks = list(ks)
+        self.n_items = n_items
+        self._ranks: dict[str, list[torch.Tensor]] = {"sampled": [], "full": []}
+        self.last_metrics: dict[str, float] = {}
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        return torch.optim.Adam(self.model.parameters(), lr=self.lr)
+
+    def training_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> torch.Tensor:
+        users, items, ratings = batch
+        loss = self.loss(self.model(users, items), ratings)
+        # Checking every step would force a device sync per step; a NaN persists, so sampling suffices.
+        if batch_idx % 50 == 0 and not torch.isfinite(loss):
+            raise NonFiniteLossError(
+                f"non-finite training loss ({loss.item()}) at epoch {self.current_epoch}, "
+                f"step {batch_idx}; lower optim.lr or check the data"
+            )
+        self.log("train/loss", loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=len(users))
+        return loss
+
+    # --- evaluation ---------------------------------------------------------------------------------
+
+    def _start_evaluation(self) -> None:
+        self._ranks = {"sampled": [], "full": []}
+        self.model.prepare_evaluation()
+
+    def _evaluation_step(self, batch: dict[str, torch.Tensor]) -> None:
+        sampled, full = rank_batch(self.model, batch, self.n_items)
+        self._ranks["sampled"].append(sampled)
+        self._ranks["full"].append(full)
+
+    def _finish_evaluation(self, stage: str) -> None:
+        if not self._ranks["sampled"]:
+            return
+        metrics = ranking_metrics(torch.cat(self._ranks["sampled"]), self.ks, f"{stage}/")
+        metrics |= ranking_metrics(torch.cat(self._ranks["full"]), self.ks, f"{stage}/full_")
+        self.log_dict(metrics, prog_bar=False)
+        self.last_metrics |= metrics
+        self._ranks = {"sampled": [], "full": []}
+
+    def on_validation_epoch_start(self) -> None:
+        self._start_evaluation()
+
+    def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+        self._evaluation_step(batch)
+
+    def on_validation_epoch_end(self) -> None:
+        self._finish_evaluation("val")
+
+    def on_test_epoch_start(self) -> None:
+        self._start_evaluation()
+
+    def test_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+        self._evaluation_step(batch)
+
+    def on_test_epoch_end(self) -> None:
+        self._finish_evaluation("test")

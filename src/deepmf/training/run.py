@@ -1,0 +1,160 @@
+"""A whole run: config -> data -> model -> fit (select on validation) -> test -> metrics.json."""
+
+from __future__ import annotations
+
+import logging
+import math
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytorch_lightning as pl
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint, TQDMProgressBar
+
+from deepmf.data.datamodule import InteractionDataModule
+from deepmf.errors import ConfigError
+from deepmf.io import write_json_atomic
+from deepmf.losses import PointwiseLoss
+from deepmf.models import ModelContext, build_model, check_model_config
+from deepmf.training.callbacks import EpochHistory
+from deepmf.training.loggers import build_loggers, finish_wandb
+from deepmf.training.module import RecommenderModule
+
+log = logging.getLogger(__name__)
+
+
+def check_config(cfg: DictConfig) -> None:
+    """Fail on invalid settings before any data is loaded, naming the key and the allowed values."""
+    check_model_config(cfg.model)
+    if cfg.loss.name not in ("nce", "ce"):
+        raise ConfigError(f"loss must be nce or ce, got {cfg.loss.name!r}")
+    if not cfg.optim.lr > 0:
+        raise ConfigError(f"optim.lr must be > 0, got {cfg.optim.lr!r}")
+    ks = list(cfg.eval.ks)
+    if not ks or any(not isinstance(k, int) or k < 1 for k in ks):
+        raise ConfigError(f"eval.ks must be a list of integers >= 1, got {ks!r}")
+    monitor_k = int(str(cfg.selection.monitor).rsplit("@", 1)[-1])
+    if monitor_k not in ks:
+        raise ConfigError(f"selection.monitor={cfg.selection.monitor} needs {monitor_k} in eval.ks")
+
+
+def train(cfg: DictConfig, output_dir: Path, overrides: list[str] | None = None) -> dict[str, Any]:
+    """Run one experiment and write ``metrics.json`` into ``output_dir`` (also when it fails)."""
+    started = time.perf_counter()
+    output_dir.mkdir(parents=True, exist_ok=True)
+    record: dict[str, Any] = {
+        "status": "running",
+        "model": cfg.model.name,
+        "loss": cfg.loss.name,
+        "seed": cfg.seed,
+        "overrides": list(overrides or []),
+        "config": OmegaConf.to_container(cfg, resolve=True),
+    }
+    history = EpochHistory()
+    exit_code = 1
+    try:
+        check_config(cfg)
+        pl.seed_everything(cfg.seed, workers=True, verbose=False)
+        datamodule: InteractionDataModule = instantiate(cfg.data)
+        datamodule.setup("fit")
+        assert datamodule.info is not None
+        record["dataset"] = datamodule.info.as_dict()
+        log.info(
+            "%s: %d users, %d items, %d ratings (density %.5f)",
+            datamodule.info.name,
+            datamodule.info.users,
+            datamodule.info.items,
+            datamodule.info.ratings,
+            datamodule.info.density,
+        )
+        context = ModelContext(
+            n_users=datamodule.n_users,
+            n_items=datamodule.n_items,
+            train_matrix=datamodule.train_matrix(),
+            max_rating=datamodule.max_rating,
+        )
+        model = build_model(cfg.model, context)
+        loss = PointwiseLoss(cfg.loss.name, cfg.loss.max_rating or datamodule.max_rating)
+        module = RecommenderModule(model, loss, cfg.optim.lr, list(cfg.eval.ks), datamodule.n_items)
+
+        has_validation = datamodule.split is not None and datamodule.split.has_validation
+        checkpoint = ModelCheckpoint(
+            dirpath=output_dir / "checkpoints",
+            filename="best-{epoch}",
+            monitor=cfg.selection.monitor if has_validation else None,
+            mode="max",
+            save_top_k=1,
+            save_last=True,
+        )
+        # A redrawn bar floods logs when stdout is not a terminal (CI, sweeps): refresh it rarely there.
+        refresh = cfg.get("progress_refresh_rate") or (1 if sys.stdout.isatty() else 500)
+        callbacks: list[pl.Callback] = [checkpoint, history, TQDMProgressBar(refresh_rate=refresh)]
+        if has_validation and cfg.selection.patience:
+            callbacks.append(
+                EarlyStopping(monitor=cfg.selection.monitor, mode="max", patience=cfg.selection.patience)
+            )
+        loggers = build_loggers(cfg.logger, output_dir, record["config"])
+        trainer: pl.Trainer = instantiate(
+            cfg.trainer, callbacks=callbacks, logger=loggers or False, default_root_dir=str(output_dir)
+        )
+        resume = cfg.get("resume")
+        trainer.fit(module, datamodule=datamodule, ckpt_path=resume or None)
+        # Never select on test: the tested weights are the ones chosen by validation.
+        ckpt = "best" if has_validation and checkpoint.best_model_path else None
+        val_at_best = best_validation_row(history.rows, cfg.selection.monitor)
+        trainer.test(module, datamodule=datamodule, ckpt_path=ckpt, verbose=False)
+        metrics = {k: v for k, v in val_at_best.items() if k.startswith("val/")}
+        metrics |= {k: v for k, v in module.last_metrics.items() if k.startswith("test/")}
+        record |= {
+            "status": "completed",
+            "best_epoch": val_at_best.get("epoch"),
+            "epochs_trained": len(history.rows),
+            "best_checkpoint": checkpoint.best_model_path or checkpoint.last_model_path,
+            "metrics": metrics,
+        }
+        exit_code = 0
+    except BaseException as exc:
+        record |= {"status": "failed", "error": f"{type(exc).__name__}: {exc}"}
+        raise
+    finally:
+        record["history"] = history.rows
+        epoch_seconds = [row["train_seconds"] for row in history.rows]
+        record["seconds_per_epoch"] = (
+            round(sorted(epoch_seconds)[len(epoch_seconds) // 2], 3) if epoch_seconds else None
+        )
+        record["wall_time_s"] = round(time.perf_counter() - started, 3)
+        write_json_atomic(output_dir / "metrics.json", record)
+        finish_wandb(exit_code)
+    print(summary(record, output_dir))
+    return record
+
+
+def best_validation_row(rows: list[dict[str, Any]], monitor: str) -> dict[str, Any]:
+    """The first epoch with the highest ``monitor`` (what ModelCheckpoint keeps); the last if none."""
+    scored = [row for row in rows if isinstance(row.get(monitor), float) and math.isfinite(row[monitor])]
+    if not scored:
+        return rows[-1] if rows else {}
+    return max(scored, key=lambda row: row[monitor])
+
+
+def summary(record: dict[str, Any], output_dir: Path) -> str:
+    """A few readable lines: what ran, where it stopped, and the headline metrics."""
+    metrics = record.get("metrics", {})
+    data = record.get("dataset", {})
+    lines = [
+        f"\n{record['model'].upper()}-{record['loss']} on {data.get('name')} (seed {record['seed']}): "
+        f"best epoch {record.get('best_epoch')} of {record.get('epochs_trained')}, "
+        f"{record.get('seconds_per_epoch')} s/epoch, {record.get('wall_time_s')} s in all",
+        f"{'':14}{'HR@10':>8}{'NDCG@10':>9}",
+    ]
+    for label, prefix in (("val", "val/"), ("test", "test/"), ("test (full)", "test/full_")):
+        hr, nd = metrics.get(f"{prefix}hr@10"), metrics.get(f"{prefix}ndcg@10")
+        if hr is not None:
+            lines.append(f"{label:14}{hr:8.4f}{nd:9.4f}")
+    for note in data.get("notes", []):
+        lines.append(f"NOTE: {note}")
+    lines.append(f"metrics: {output_dir / 'metrics.json'}")
+    return "\n".join(lines)

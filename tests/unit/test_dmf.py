@@ -1,0 +1,78 @@
+import numpy as np
+import torch
+
+from deepmf.data.matrix import SparseRows, rating_matrix
+from deepmf.models.dmf import DMF, Tower, tower_widths
+
+
+def small_matrix() -> SparseRows:
+    users = np.array([0, 0, 1, 2, 2, 2])
+    items = np.array([1, 3, 0, 0, 2, 3])
+    ratings = np.array([5, 3, 4, 1, 2, 5], dtype=np.float32)
+    return rating_matrix(users, items, ratings, n_users=3, n_items=4, input="rating")
+
+
+def test_gather_returns_each_rows_nonzeros():
+    rows = small_matrix()
+    indices, offsets, values = rows.gather(torch.tensor([2, 0]))
+    assert indices.tolist() == [0, 2, 3, 1, 3]
+    assert offsets.tolist() == [0, 3]
+    assert values.tolist() == [1, 2, 5, 5, 3]
+
+
+def test_embedding_bag_first_layer_equals_dense_row_times_w1():
+    torch.manual_seed(0)
+    rows = small_matrix()
+    tower = Tower(input_dim=4, widths=[6, 3], init_std=0.5)
+    users = torch.tensor([0, 1, 2, 2])
+    dense_rows = rows.dense()[users]
+    expected_first = dense_rows @ tower.first
+    indices, offsets, values = rows.gather(users)
+    got_first = torch.nn.functional.embedding_bag(
+        indices, tower.first, offsets, mode="sum", per_sample_weights=values
+    )
+    assert torch.allclose(got_first, expected_first, atol=1e-6)
+    assert torch.allclose(tower(indices, offsets, values), tower.mlp(expected_first), atol=1e-6)
+
+
+def test_binary_input_is_eq_1():
+    users, items = np.array([0, 1]), np.array([1, 0])
+    matrix = rating_matrix(users, items, np.array([4.0, 2.0], np.float32), 2, 2, input="binary")
+    assert matrix.dense().tolist() == [[0.0, 1.0], [1.0, 0.0]]
+
+
+def test_item_tower_reads_columns_of_y():
+    rows = small_matrix()
+    columns = rows.transpose()
+    assert torch.equal(columns.dense(), rows.dense().T)
+
+
+def test_dmf_scores_are_clamped_cosines():
+    torch.manual_seed(0)
+    model = DMF(small_matrix(), user_widths=[8, 4], item_widths=[6, 4], init_std=0.3)
+    users, items = torch.tensor([0, 1, 2, 0]), torch.tensor([0, 1, 2, 0])
+    scores = model(users, items)
+    p = model.user_vectors(users)
+    q = model.item_vectors(items)
+    cosine = torch.nn.functional.cosine_similarity(p, q).clamp(1e-6, 1 - 1e-6)
+    assert torch.allclose(scores, cosine, atol=1e-6)
+    assert scores[0] == scores[3]  # repeated pairs go through the towers once, same result
+
+
+def test_evaluation_scoring_matches_training_scoring():
+    torch.manual_seed(0)
+    model = DMF(small_matrix(), user_widths=[8, 4], item_widths=[6, 4], init_std=0.3)
+    model.prepare_evaluation()
+    users = torch.tensor([0, 2])
+    all_scores = model.score_all(users, 4)
+    pair_scores = model(users.repeat_interleave(4), torch.arange(4).repeat(2)).view(2, 4)
+    assert torch.allclose(all_scores, pair_scores, atol=1e-6)
+    candidates = torch.tensor([[3, 1], [0, 2]])
+    assert torch.allclose(model.score_items(users, candidates), all_scores.gather(1, candidates))
+
+
+def test_tower_widths_follow_the_paper_defaults():
+    assert tower_widths(2, 64, 512) == [512, 64]
+    assert tower_widths(2, 64, 1024) == [1024, 64]
+    assert tower_widths(1, 64, 512) == [64]
+    assert tower_widths(4, 64, 512) == [512, 256, 128, 64]
