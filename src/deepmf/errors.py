@@ -11,3 +11,7 @@ class DataError(DeepMFError):
 
 class ConfigError(DeepMFError):
     """A configuration value is invalid."""
+
+
+class TrainingError(DeepMFError):
+    """Training cannot go on (e.g. the loss is no longer finite)."""

@@ -21,6 +21,9 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        # Flush to disk before the rename, so even a power cut cannot leave a renamed but empty file.
+        with open(tmp_path, "rb") as handle:
+            os.fsync(handle.fileno())
         os.replace(tmp_path, target)
     finally:
         tmp_path.unlink(missing_ok=True)

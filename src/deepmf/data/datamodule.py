@@ -18,9 +18,9 @@ from deepmf.data.batches import EvalBatches, TrainBatches
 from deepmf.data.download import sha256_of
 from deepmf.data.interactions import drop_duplicate_pairs, drop_sparse_users, to_interactions
 from deepmf.data.matrix import SparseRows, rating_matrix
-from deepmf.data.raw import RawRatings
+from deepmf.data.raw import RawRatings, check_rating_scale
 from deepmf.data.split import SPLIT_VERSION, LeaveOneOutSplit, leave_one_out
-from deepmf.errors import ConfigError
+from deepmf.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +72,8 @@ class InteractionDataModule(pl.LightningDataModule):
         split_seed: seeds the validation item and evaluation negatives; shared by every model and seed.
         seed: seeds training negatives and shuffling (the run's seed).
         batch_size: training pairs per step (paper: 256).
+        rating_scale: ``[lowest, highest]`` rating the dataset allows (MovieLens: ``[1, 5]``); a rating
+            outside it is an error naming the line. ``None`` only requires ratings > 0.
     """
 
     name = "interactions"
@@ -89,9 +91,12 @@ class InteractionDataModule(pl.LightningDataModule):
         split_seed: int = 0,
         seed: int = 0,
         batch_size: int = 256,
+        rating_scale: list[float] | None = None,
     ) -> None:
         super().__init__()
         check_data_options(neg_ratio, negative_sampling, eval_negatives, input, batch_size)
+        check_rating_scale_option(rating_scale)
+        self.rating_scale = [float(v) for v in rating_scale] if rating_scale is not None else None
         self.data_dir = data_dir
         self.ratings_path = ratings_path
         self.cache_dir = Path(cache_dir) if cache_dir else None
@@ -129,10 +134,8 @@ class InteractionDataModule(pl.LightningDataModule):
         path = self.raw_file()
         sha256 = sha256_of(path)
         cache = self._cache_path(sha256)
-        if cache is not None and cache.is_file():
-            log.info("reusing split %s", cache)
-            split = LeaveOneOutSplit.load(cache)
-        else:
+        split = self._load_cache(cache) if cache is not None and cache.is_file() else None
+        if split is None:
             split = self._build_split(path)
             if cache is not None:
                 split.save(cache)
@@ -152,16 +155,33 @@ class InteractionDataModule(pl.LightningDataModule):
             log.warning("%s: %s", self.name, note)
 
     def _build_split(self, path: Path) -> LeaveOneOutSplit:
-        raw = drop_duplicate_pairs(self.parse(path))
+        raw = self.parse(path)
+        check_rating_scale(raw, self.rating_scale)
+        raw = drop_duplicate_pairs(raw)
         raw = drop_sparse_users(raw, 3 if self.validation else 2)
-        return leave_one_out(to_interactions(raw), self.validation, self.eval_negatives, self.split_seed)
+        try:
+            return leave_one_out(to_interactions(raw), self.validation, self.eval_negatives, self.split_seed)
+        except DataError as exc:
+            raise DataError(f"{path}: {exc}") from exc
+
+    @staticmethod
+    def _load_cache(cache: Path) -> LeaveOneOutSplit | None:
+        """The cached split, or None (rebuild it) if the file cannot be read: never trusted blindly."""
+        try:
+            split = LeaveOneOutSplit.load(cache)
+        except DataError as exc:
+            log.warning("%s; rebuilding the split", exc)
+            return None
+        log.info("reusing split %s", cache)
+        return split
 
     def _cache_path(self, sha256: str) -> Path | None:
         if self.cache_dir is None:
             return None
-        key = json.dumps(
-            [SPLIT_VERSION, sha256, self.validation, self.eval_negatives, self.split_seed], sort_keys=True
-        )
+        settings: list[Any] = [SPLIT_VERSION, sha256, self.validation, self.eval_negatives, self.split_seed]
+        if self.rating_scale is not None:  # a cache built without the check must not skip it
+            settings.append(self.rating_scale)
+        key = json.dumps(settings, sort_keys=True)
         digest = hashlib.sha256(key.encode()).hexdigest()[:16]
         return self.cache_dir / self.name / f"split-{digest}.npz"
 
@@ -269,12 +289,35 @@ def check_data_options(
     if not isinstance(neg_ratio, int) or neg_ratio < 0:
         raise ConfigError(f"data.neg_ratio must be an integer >= 0, got {neg_ratio!r}")
     if negative_sampling not in ("resample", "once"):
-        raise ConfigError(
-            f"data.negative_sampling must be 'resample' or 'once', got {negative_sampling!r}"
-        )
+        raise ConfigError(f"data.negative_sampling must be 'resample' or 'once', got {negative_sampling!r}")
     if not isinstance(eval_negatives, int) or eval_negatives < 1:
         raise ConfigError(f"data.eval_negatives must be an integer >= 1, got {eval_negatives!r}")
     if input not in ("rating", "binary"):
         raise ConfigError(f"data.input must be 'rating' or 'binary', got {input!r}")
     if not isinstance(batch_size, int) or batch_size < 1:
         raise ConfigError(f"data.batch_size must be an integer >= 1, got {batch_size!r}")
+
+
+def check_rating_scale_option(rating_scale: Any) -> None:
+    """``data.rating_scale`` is null or ``[lowest, highest]`` with ``0 < lowest <= highest``."""
+    if rating_scale is None:
+        return
+    values = list(rating_scale) if not isinstance(rating_scale, str | bytes) else []
+    numeric = len(values) == 2 and all(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
+    if not numeric or not 0 < values[0] <= values[1]:
+        raise ConfigError(
+            f"data.rating_scale must be null or [lowest, highest] with 0 < lowest <= highest, "
+            f"got {rating_scale!r}"
+        )
+
+
+def check_data_config(config: Any) -> None:
+    """Check the data options of a config (``cfg.data``) without building the datamodule or reading data."""
+    check_data_options(
+        config.get("neg_ratio", 7),
+        config.get("negative_sampling", "resample"),
+        config.get("eval_negatives", 100),
+        config.get("input", "rating"),
+        config.get("batch_size", 256),
+    )
+    check_rating_scale_option(config.get("rating_scale"))

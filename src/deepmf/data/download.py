@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import hashlib
+import http.client
 import logging
 import os
 import shutil
 import tempfile
 import urllib.request
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 from deepmf.errors import DataError
+from deepmf.io import write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +62,11 @@ def default_data_dir() -> Path:
 
 
 def safe_extract(archive: Path, target: Path, members: list[str]) -> None:
-    """Extract ``members`` of a zip, refusing any member whose path escapes ``target``."""
+    """Extract ``members`` of a zip, refusing any member whose path escapes ``target``.
+
+    Each member is written to a temporary file beside its destination and renamed into place, so an
+    interrupted extraction never leaves a partial file under the name a later run would look for.
+    """
     root = target.resolve()
     try:
         with zipfile.ZipFile(archive) as zipped:
@@ -69,40 +77,51 @@ def safe_extract(archive: Path, target: Path, members: list[str]) -> None:
                         f"{archive}: member {info.filename!r} would be written outside {root}; refused"
                     )
             for name in members:
-                destination = root / name
-                destination.parent.mkdir(parents=True, exist_ok=True)
-                with zipped.open(name) as source, tempfile.NamedTemporaryFile(
-                    dir=destination.parent, delete=False
-                ) as tmp:
-                    shutil.copyfileobj(source, tmp)
-                os.replace(tmp.name, destination)
-    except (zipfile.BadZipFile, KeyError, EOFError) as exc:
+                with zipped.open(name) as source:
+                    write_atomic(root / name, lambda tmp, src=source: _copy_to(src, tmp))
+    except (zipfile.BadZipFile, KeyError, EOFError, zlib.error) as exc:
         raise DataError(f"{archive}: corrupt or incomplete zip archive ({exc})") from exc
 
 
+def _copy_to(source: BinaryIO, path: Path) -> None:
+    with open(path, "wb") as out:
+        shutil.copyfileobj(source, out)
+
+
 def download_archive(source: RemoteArchive, data_dir: Path) -> None:
-    """Download ``source`` into ``data_dir``, verify it, extract its members and verify each of them."""
+    """Download ``source`` into ``data_dir``, verify it, extract its members and verify each of them.
+
+    Everything happens in a temporary folder inside ``data_dir``; a member is moved to its final name only
+    once its checksum matches, so a failed or interrupted download leaves nothing that :func:`locate` finds.
+    """
     data_dir.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=data_dir) as tmp:
-        archive = Path(tmp) / Path(source.url).name
+    with tempfile.TemporaryDirectory(dir=data_dir, prefix=".download-") as tmp:
+        staging = Path(tmp)
+        archive = staging / Path(source.url).name
         log.info("downloading %s", source.url)
         try:
             with urllib.request.urlopen(source.url, timeout=60) as response, open(archive, "wb") as out:
                 shutil.copyfileobj(response, out)
-        except OSError as exc:
+        except (OSError, http.client.HTTPException) as exc:
             raise DataError(f"could not download {source.url} ({exc})") from exc
         got = source.archive_checksum.of(archive)
         if got != source.archive_checksum.hexdigest:
+            archive.unlink()
             raise DataError(
                 f"{source.url}: {source.archive_checksum.algorithm} is {got}, expected "
                 f"{source.archive_checksum.hexdigest}; the download was refused and removed"
             )
-        safe_extract(archive, data_dir, list(source.members))
-    for name, checksum in source.members.items():
-        path = data_dir / name
-        if not checksum.matches(path):
-            path.unlink(missing_ok=True)
-            raise DataError(f"{path}: {checksum.algorithm} does not match the pinned value; removed")
+        extracted = staging / "extracted"
+        safe_extract(archive, extracted, list(source.members))
+        for name, checksum in source.members.items():
+            if not checksum.matches(extracted / name):
+                raise DataError(
+                    f"{source.url}: member {name} has {checksum.algorithm} {checksum.of(extracted / name)}, "
+                    f"expected {checksum.hexdigest}; refused and removed"
+                )
+        for name in source.members:
+            (data_dir / name).parent.mkdir(parents=True, exist_ok=True)
+            os.replace(extracted / name, data_dir / name)
 
 
 def locate(

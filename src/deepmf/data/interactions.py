@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from deepmf.data.raw import RawRatings
+from deepmf.data.raw import RawRatings, show_id
+from deepmf.errors import DataError
 
 log = logging.getLogger(__name__)
 
@@ -49,13 +50,23 @@ def drop_duplicate_pairs(raw: RawRatings) -> RawRatings:
     users, items = raw.users[order], raw.items[order]
     is_last = np.ones(len(order), dtype=bool)
     is_last[:-1] = (users[1:] != users[:-1]) | (items[1:] != items[:-1])
-    duplicates = int(len(order) - is_last.sum())
-    if duplicates:
-        log.warning(
-            "%s: %d duplicate (user, item) ratings; kept the latest of each pair", raw.source, duplicates
-        )
     keep = np.zeros(len(raw), dtype=bool)
     keep[order[is_last]] = True
+    duplicates = int(len(order) - is_last.sum())
+    if duplicates:
+        # Name one example so the user can find it in the file.
+        first = order[int(np.flatnonzero(~is_last)[0])]
+        example = f"user {show_id(raw.users[first])}, item {show_id(raw.items[first])}"
+        if raw.lines is not None:
+            pair = np.flatnonzero((raw.users == raw.users[first]) & (raw.items == raw.items[first]))
+            kept = pair[keep[pair]][0]
+            example += f" on lines {', '.join(map(str, raw.lines[pair]))}: kept line {raw.lines[kept]}"
+        log.warning(
+            "%s: %d duplicate (user, item) ratings (e.g. %s); kept the latest of each pair",
+            raw.source,
+            duplicates,
+            example,
+        )
     return raw.subset(keep)
 
 
@@ -71,6 +82,11 @@ def drop_sparse_users(raw: RawRatings, min_interactions: int) -> RawRatings:
             dropped,
             min_interactions,
             int((~keep).sum()),
+        )
+    if not keep.any():
+        raise DataError(
+            f"{raw.source}: no user has {min_interactions} or more ratings, so nothing can be split "
+            "(validation needs 3 per user; data.validation=false needs 2)"
         )
     return raw.subset(keep)
 

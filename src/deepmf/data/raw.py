@@ -1,10 +1,12 @@
-"""Parsing raw rating files into columns, with errors that name the file and the line."""
+"""Parsing raw rating files into columns, with errors that name the file, the line and what is wrong."""
 
 from __future__ import annotations
 
+import csv
 import gzip
 import io
-import zipfile
+import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +16,9 @@ import pandas as pd
 from deepmf.errors import DataError
 
 COLUMNS = ("user", "item", "rating", "timestamp")
+GZIP_MAGIC, ZIP_MAGIC = b"\x1f\x8b", b"PK\x03\x04"
+#: Delimiters named in the hint when a line has the wrong number of fields.
+COMMON_SEPARATORS = ("::", "\t", ",", ";", "|", " ")
 
 
 @dataclass(frozen=True)
@@ -25,27 +30,64 @@ class RawRatings:
     ratings: np.ndarray  # float32
     timestamps: np.ndarray  # int64; all zeros when the source has no time column
     source: str
+    lines: np.ndarray | None = None  # 1-based line of each rating in the source, for messages
 
     def __len__(self) -> int:
         return len(self.users)
 
     def subset(self, mask: np.ndarray) -> RawRatings:
+        lines = self.lines[mask] if self.lines is not None else None
         return RawRatings(
-            self.users[mask], self.items[mask], self.ratings[mask], self.timestamps[mask], self.source
+            self.users[mask], self.items[mask], self.ratings[mask], self.timestamps[mask], self.source, lines
         )
+
+    def where(self, row: int) -> str:
+        """``"<file>, line N"`` for row ``row`` (just the file when lines are unknown)."""
+        if self.lines is None:
+            return self.source
+        return f"{self.source}, line {int(self.lines[row])}"
+
+
+def show_id(value: object) -> str:
+    """An id as a user wrote it: ``7`` or ``'A1B2'`` (numpy scalars would print as ``np.int64(7)``)."""
+    return repr(value.item() if isinstance(value, np.generic) else value)
 
 
 def read_bytes(path: Path) -> bytes:
-    """Read a file, transparently decompressing ``.gz``; a corrupt archive is a DataError."""
+    """Read a file, decompressing gzip (by content, not only by suffix); a corrupt file is a DataError."""
     if not path.is_file():
         raise DataError(f"{path}: file not found")
     try:
-        if path.suffix == ".gz":
+        with open(path, "rb") as handle:
+            magic = handle.read(4)
+        if magic.startswith(GZIP_MAGIC) or path.suffix == ".gz":
             with gzip.open(path, "rb") as handle:
                 return handle.read()
+        if magic == ZIP_MAGIC:
+            raise DataError(f"{path}: is a zip archive; extract the ratings file and point to it")
         return path.read_bytes()
-    except (OSError, EOFError, zipfile.BadZipFile) as exc:
+    except (OSError, EOFError, zlib.error) as exc:
         raise DataError(f"{path}: cannot read ({exc}); the file is truncated or corrupt") from exc
+
+
+def _bad_field_count(
+    path: Path, data: bytes, sep: str, columns: Sequence[str], header: bool
+) -> DataError | None:
+    """The error for the first line whose number of fields is not ``len(columns)``, if there is one."""
+    expected = len(columns)
+    for number, line in enumerate(data.split(b"\n"), start=1):
+        text = line.rstrip(b"\r").decode("utf-8", errors="replace")
+        if (header and number == 1) or not text.strip():
+            continue
+        found = text.count(sep) + 1
+        if found != expected:
+            others = [s for s in COMMON_SEPARATORS if s != sep and s in text]
+            hint = f"; the line contains {others[0]!r}: wrong delimiter?" if found == 1 and others else ""
+            return DataError(
+                f"{path}, line {number}: {found} field(s) separated by {sep!r}, expected {expected} "
+                f"({', '.join(columns)}): {text[:80]!r}{hint}"
+            )
+    return None
 
 
 def parse_ratings(
@@ -55,73 +97,108 @@ def parse_ratings(
     header: bool = False,
     numeric_ids: bool = True,
 ) -> RawRatings:
-    """Parse a delimited ratings file whose columns are named by ``columns``.
+    """Parse a delimited ratings file (plain or gzip) whose columns are named by ``columns``.
 
     ``columns`` lists the file's fields in order; it must contain ``user`` and ``item``, and may contain
     ``rating`` (else every rating is 1.0, implicit feedback) and ``timestamp`` (else 0). Other names are
-    read and ignored. Line numbers in errors count from 1 and include a header line if there is one.
+    read and ignored. Blank lines are skipped. Line numbers in errors are the file's own (counting from 1,
+    blank lines and a header line included; of the decompressed text for .gz). Ids and timestamps must be
+    integers when ``numeric_ids``; ratings must be finite and > 0 (0 means "unknown" in Y).
     """
     path = Path(path)
-    data = read_bytes(path)
-    if not data.strip():
+    original = read_bytes(path)
+    if not original.strip():
         raise DataError(f"{path}: file is empty")
+    data, pandas_sep = original, sep
     if len(sep) > 1:
         # Multi-character separators (MovieLens '::') would force pandas' slow python engine.
-        data = data.replace(sep.encode(), b"\t")
-        sep = "\t"
+        data, pandas_sep = original.replace(sep.encode(), b"\t"), "\t"
     try:
         frame = pd.read_csv(
             io.BytesIO(data),
-            sep=sep,
+            sep=pandas_sep,
             header=0 if header else None,
             names=list(columns),
+            index_col=False,
             dtype=str,
             engine="c",
-            skip_blank_lines=True,
+            # Blank lines are kept as empty rows and dropped below, so row i stays line i + first_line.
+            skip_blank_lines=False,
             keep_default_na=False,
+            quoting=csv.QUOTE_NONE,  # a stray quote must not swallow the lines after it
         )
     except pd.errors.ParserError as exc:
-        raise DataError(f"{path}: {exc} (expected {len(columns)} fields separated by {sep!r})") from exc
-    first_line = 2 if header else 1
+        raise _bad_field_count(path, original, sep, columns, header) or DataError(f"{path}: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path}: not UTF-8 text ({exc}); is it a binary file?") from exc
+    lines = np.arange(len(frame), dtype=np.int64) + (2 if header else 1)
+    # A blank (or whitespace-only) line has nothing after its first field; strip only those candidates.
+    blank = np.ones(len(frame), dtype=bool)
+    for name in columns[1:]:
+        blank &= (frame[name] == "").to_numpy()
+    if blank.any():
+        blank[blank] = (frame[columns[0]][blank].str.strip() == "").to_numpy()
+    if blank.any():
+        frame, lines = frame[~blank].reset_index(drop=True), lines[~blank]
+    if len(frame) == 0:
+        raise DataError(f"{path}: no ratings (only a header or blank lines)")
     # keep_default_na=False: a missing trailing field becomes '' rather than NaN.
     for name in columns:
         empty = (frame[name] == "").to_numpy()
         if empty.any():
             row = int(np.flatnonzero(empty)[0])
-            raise DataError(
-                f"{path}, line {row + first_line}: field '{name}' is missing "
-                f"(expected {len(columns)} fields separated by {sep!r})"
+            raise _bad_field_count(path, original, sep, columns, header) or DataError(
+                f"{path}, line {lines[row]}: field '{name}' is empty"
             )
 
-    def numeric(name: str, kind: str) -> np.ndarray:
-        values = pd.to_numeric(frame[name], errors="coerce")
-        bad = values.isna().to_numpy()
+    def numeric(name: str, integer: bool) -> np.ndarray:
+        values = pd.to_numeric(frame[name], errors="coerce").to_numpy(dtype=np.float64)
+        bad = np.isnan(values)
+        if integer:
+            bad |= ~np.isfinite(values) | (np.round(values) != values)
         if bad.any():
             row = int(np.flatnonzero(bad)[0])
-            raise DataError(
-                f"{path}, line {row + first_line}: {name} {frame[name].iloc[row]!r} is not {kind}"
-            )
-        return values.to_numpy()
+            kind = "an integer" if integer else "a number"
+            raise DataError(f"{path}, line {lines[row]}: {name} {frame[name].iloc[row]!r} is not {kind}")
+        return values
 
-    users = numeric("user", "a number") if numeric_ids else frame["user"].to_numpy()
-    items = numeric("item", "a number") if numeric_ids else frame["item"].to_numpy()
-    if numeric_ids:
-        users, items = users.astype(np.int64), items.astype(np.int64)
-    ratings = (
-        numeric("rating", "a number").astype(np.float32)
-        if "rating" in columns
-        else np.ones(len(frame), dtype=np.float32)
-    )
-    timestamps = (
-        numeric("timestamp", "a number").astype(np.int64)
-        if "timestamp" in columns
-        else np.zeros(len(frame), dtype=np.int64)
-    )
+    def integers(name: str) -> np.ndarray:
+        values = pd.to_numeric(frame[name], errors="coerce")
+        if values.dtype.kind in "iu":  # exact: no float round trip for large ids
+            return values.to_numpy(dtype=np.int64)
+        return numeric(name, integer=True).astype(np.int64)
+
+    users = integers("user") if numeric_ids else frame["user"].to_numpy()
+    items = integers("item") if numeric_ids else frame["item"].to_numpy()
+    if "rating" in columns:
+        ratings = numeric("rating", integer=False).astype(np.float32)
+    else:
+        ratings = np.ones(len(frame), dtype=np.float32)
+    no_time = np.zeros(len(frame), dtype=np.int64)
+    timestamps = integers("timestamp") if "timestamp" in columns else no_time
     bad_rating = ~np.isfinite(ratings) | (ratings <= 0)
     if bad_rating.any():
         row = int(np.flatnonzero(bad_rating)[0])
         raise DataError(
-            f"{path}, line {row + first_line}: rating {frame['rating'].iloc[row]!r} must be a positive "
-            "number (0 means 'unknown' in the rating matrix Y)"
+            f"{path}, line {lines[row]}: rating {frame['rating'].iloc[row]!r} must be a finite number > 0 "
+            "(0 means 'unknown' in the rating matrix Y)"
         )
-    return RawRatings(users, items, ratings, timestamps, str(path))
+    return RawRatings(users, items, ratings, timestamps, str(path), lines)
+
+
+def check_rating_scale(raw: RawRatings, scale: Sequence[float] | None) -> None:
+    """Refuse a rating outside ``scale = (lowest, highest)`` (``data.rating_scale``), naming its line.
+
+    The scale is a property of the dataset (MovieLens: 1..5), declared in its config; ``None`` skips the
+    check. A rating above the scale would silently change NCE targets (Eq. 12 divides by the max rating).
+    """
+    if scale is None:
+        return
+    low, high = float(scale[0]), float(scale[1])
+    outside = (raw.ratings < low) | (raw.ratings > high)
+    if outside.any():
+        row = int(np.flatnonzero(outside)[0])
+        raise DataError(
+            f"{raw.where(row)}: rating {raw.ratings[row]:g} is outside data.rating_scale "
+            f"[{low:g}, {high:g}] ({int(outside.sum())} such ratings); fix the file or set data.rating_scale"
+        )

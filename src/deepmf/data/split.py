@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+import zipfile
 from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
 
 from deepmf.data.interactions import Interactions
+from deepmf.data.raw import show_id
 from deepmf.errors import DataError
 from deepmf.io import write_atomic
 
@@ -55,19 +57,22 @@ class LeaveOneOutSplit:
 
     @classmethod
     def load(cls, path: str | Path) -> LeaveOneOutSplit:
-        with np.load(path, allow_pickle=False) as stored:
-            if int(stored["version"]) != SPLIT_VERSION:
-                raise DataError(f"{path}: split cache has an old format; delete it to rebuild")
-            values = {f.name: stored[f.name] for f in fields(cls)}
+        """Read a cache written by :meth:`save`; anything unreadable (or pickled) is a DataError."""
+        try:
+            with np.load(path, allow_pickle=False) as stored:
+                if int(stored["version"]) != SPLIT_VERSION:
+                    raise DataError(f"{path}: split cache has an old format; delete it to rebuild")
+                values = {f.name: stored[f.name] for f in fields(cls)}
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+            # ValueError also covers object arrays, which would need pickle: never loaded.
+            raise DataError(f"{path}: unreadable split cache ({exc}); delete it to rebuild") from exc
         for name in ("n_users", "n_items"):
             values[name] = int(values[name])
         values["max_rating"] = float(values["max_rating"])
         return cls(**values)
 
 
-def leave_one_out(
-    data: Interactions, validation: bool, n_negatives: int, seed: int
-) -> LeaveOneOutSplit:
+def leave_one_out(data: Interactions, validation: bool, n_negatives: int, seed: int) -> LeaveOneOutSplit:
     """Split each user's ratings into train / (validation) / test.
 
     Test item: the user's latest rating; among ratings with the same latest timestamp, the one whose
@@ -84,7 +89,7 @@ def leave_one_out(
     if (counts < needed).any():
         user = int(np.flatnonzero(counts < needed)[0])
         raise DataError(
-            f"user {data.user_ids[user]!r} has {counts[user]} ratings; leave-one-out needs {needed}"
+            f"user {show_id(data.user_ids[user])} has {counts[user]} ratings; leave-one-out needs {needed}"
         )
     starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
     test_pos = starts + counts - 1
@@ -132,8 +137,8 @@ def sample_eval_negatives(data: Interactions, n_negatives: int, rng: np.random.G
     if short.any():
         user = int(np.flatnonzero(short)[0])
         raise DataError(
-            f"user {data.user_ids[user]!r} interacted with {per_user[user]} of {n_items} items, leaving "
-            f"fewer than data.eval_negatives={n_negatives} items to sample negatives from; lower "
+            f"user {show_id(data.user_ids[user])} interacted with {per_user[user]} of {n_items} items, "
+            f"leaving fewer than data.eval_negatives={n_negatives} items to sample negatives from; lower "
             "data.eval_negatives or filter such users"
         )
     result = np.full((n_users, n_negatives), -1, dtype=np.int64)

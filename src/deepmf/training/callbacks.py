@@ -40,4 +40,7 @@ class EpochHistory(pl.Callback):
         return {"rows": self.rows}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        self.rows = list(state_dict.get("rows", []))
+        # A resumed fit restores into an empty history. test(ckpt_path="best") restores callbacks too:
+        # that must not cut off the epochs trained after the best one.
+        if not self.rows:
+            self.rows = list(state_dict.get("rows", []))

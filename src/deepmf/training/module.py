@@ -5,13 +5,14 @@ from __future__ import annotations
 import pytorch_lightning as pl
 import torch
 
+from deepmf.errors import TrainingError
 from deepmf.evaluation.metrics import ranking_metrics
 from deepmf.evaluation.ranking import rank_batch
 from deepmf.losses import PointwiseLoss
 from deepmf.models.base import Recommender
 
 
-class NonFiniteLossError(RuntimeError):
+class NonFiniteLossError(TrainingError, RuntimeError):
     """Training diverged: the loss is NaN or infinite."""
 
 
@@ -33,6 +34,7 @@ class RecommenderModule(pl.LightningModule):
         self.n_items = n_items
         self._ranks: dict[str, list[torch.Tensor]] = {"sampled": [], "full": []}
         self.last_metrics: dict[str, float] = {}
+        self._all_finite: torch.Tensor | None = None
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return torch.optim.Adam(self.model.parameters(), lr=self.lr)
@@ -40,14 +42,27 @@ class RecommenderModule(pl.LightningModule):
     def training_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> torch.Tensor:
         users, items, ratings = batch
         loss = self.loss(self.model(users, items), ratings)
-        # Checking every step would force a device sync per step; a NaN persists, so sampling suffices.
-        if batch_idx % 50 == 0 and not torch.isfinite(loss):
+        # Checking every step would force a device sync per step; a NaN persists, so sampling suffices,
+        # and a device-side flag (no sync) catches what the samples miss at the end of the epoch.
+        finite = torch.isfinite(loss.detach())
+        self._all_finite = finite if self._all_finite is None else self._all_finite & finite
+        if batch_idx % 50 == 0 and not finite:
             raise NonFiniteLossError(
                 f"non-finite training loss ({loss.item()}) at epoch {self.current_epoch}, "
                 f"step {batch_idx}; lower optim.lr or check the data"
             )
         self.log("train/loss", loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=len(users))
         return loss
+
+    def on_train_epoch_start(self) -> None:
+        self._all_finite = None
+
+    def on_train_epoch_end(self) -> None:
+        if self._all_finite is not None and not self._all_finite:
+            raise NonFiniteLossError(
+                f"non-finite training loss during epoch {self.current_epoch}; "
+                "lower optim.lr or check the data"
+            )
 
     # --- evaluation ---------------------------------------------------------------------------------
 

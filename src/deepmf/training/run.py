@@ -10,16 +10,18 @@ from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
+from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint, TQDMProgressBar
 
-from deepmf.data.datamodule import InteractionDataModule
-from deepmf.errors import ConfigError
+from deepmf.data.datamodule import InteractionDataModule, check_data_config
+from deepmf.errors import ConfigError, DeepMFError
 from deepmf.io import write_json_atomic
 from deepmf.losses import PointwiseLoss
 from deepmf.models import ModelContext, build_model, check_model_config
 from deepmf.training.callbacks import EpochHistory
+from deepmf.training.checkpoint_io import SafeCheckpointIO
 from deepmf.training.loggers import build_loggers, finish_wandb
 from deepmf.training.module import RecommenderModule
 
@@ -29,16 +31,34 @@ log = logging.getLogger(__name__)
 def check_config(cfg: DictConfig) -> None:
     """Fail on invalid settings before any data is loaded, naming the key and the allowed values."""
     check_model_config(cfg.model)
+    check_data_config(cfg.data)
     if cfg.loss.name not in ("nce", "ce"):
         raise ConfigError(f"loss must be nce or ce, got {cfg.loss.name!r}")
-    if not cfg.optim.lr > 0:
-        raise ConfigError(f"optim.lr must be > 0, got {cfg.optim.lr!r}")
+    lr = cfg.optim.lr
+    if isinstance(lr, bool) or not isinstance(lr, int | float) or not lr > 0:
+        raise ConfigError(f"optim.lr must be a number > 0, got {lr!r}")
     ks = list(cfg.eval.ks)
-    if not ks or any(not isinstance(k, int) or k < 1 for k in ks):
+    if not ks or any(isinstance(k, bool) or not isinstance(k, int) or k < 1 for k in ks):
         raise ConfigError(f"eval.ks must be a list of integers >= 1, got {ks!r}")
-    monitor_k = int(str(cfg.selection.monitor).rsplit("@", 1)[-1])
-    if monitor_k not in ks:
-        raise ConfigError(f"selection.monitor={cfg.selection.monitor} needs {monitor_k} in eval.ks")
+    monitor = str(cfg.selection.monitor)
+    stage, _, k = monitor.partition("@")
+    if not stage.startswith("val/") or not k.isdigit():
+        raise ConfigError(f"selection.monitor must be val/<metric>@K (e.g. val/ndcg@10), got {monitor!r}")
+    if int(k) not in ks:
+        raise ConfigError(f"selection.monitor={monitor} needs {k} in eval.ks")
+    resume = cfg.get("resume")
+    if resume and not Path(resume).is_file():
+        raise ConfigError(f"resume={resume}: no such checkpoint file (give <run dir>/checkpoints/last.ckpt)")
+
+
+def build(config: Any, **kwargs: Any) -> Any:
+    """``hydra.utils.instantiate``, with our own errors unwrapped and Hydra's turned into a ConfigError."""
+    try:
+        return instantiate(config, **kwargs)
+    except InstantiationException as exc:
+        if isinstance(exc.__cause__, DeepMFError):
+            raise exc.__cause__ from None
+        raise ConfigError(str(exc)) from exc
 
 
 def train(cfg: DictConfig, output_dir: Path, overrides: list[str] | None = None) -> dict[str, Any]:
@@ -58,7 +78,7 @@ def train(cfg: DictConfig, output_dir: Path, overrides: list[str] | None = None)
     try:
         check_config(cfg)
         pl.seed_everything(cfg.seed, workers=True, verbose=False)
-        datamodule: InteractionDataModule = instantiate(cfg.data)
+        datamodule: InteractionDataModule = build(cfg.data)
         datamodule.setup("fit")
         assert datamodule.info is not None
         record["dataset"] = datamodule.info.as_dict()
@@ -81,13 +101,18 @@ def train(cfg: DictConfig, output_dir: Path, overrides: list[str] | None = None)
         module = RecommenderModule(model, loss, cfg.optim.lr, list(cfg.eval.ks), datamodule.n_items)
 
         has_validation = datamodule.split is not None and datamodule.split.has_validation
+        resume = cfg.get("resume")
         checkpoint = ModelCheckpoint(
-            dirpath=output_dir / "checkpoints",
+            # A resumed run keeps writing beside the checkpoint it resumed from: there the restored
+            # best score and best path still apply (Lightning drops them when the folder changes).
+            dirpath=Path(resume).resolve().parent if resume else output_dir / "checkpoints",
             filename="best-{epoch}",
             monitor=cfg.selection.monitor if has_validation else None,
             mode="max",
             save_top_k=1,
             save_last=True,
+            # After EpochHistory's row for the epoch, so last.ckpt carries the whole history.
+            save_on_train_epoch_end=True,
         )
         # A redrawn bar floods logs when stdout is not a terminal (CI, sweeps): refresh it rarely there.
         refresh = cfg.get("progress_refresh_rate") or (1 if sys.stdout.isatty() else 500)
@@ -97,15 +122,18 @@ def train(cfg: DictConfig, output_dir: Path, overrides: list[str] | None = None)
                 EarlyStopping(monitor=cfg.selection.monitor, mode="max", patience=cfg.selection.patience)
             )
         loggers = build_loggers(cfg.logger, output_dir, record["config"])
-        trainer: pl.Trainer = instantiate(
-            cfg.trainer, callbacks=callbacks, logger=loggers or False, default_root_dir=str(output_dir)
+        trainer: pl.Trainer = build(
+            cfg.trainer,
+            callbacks=callbacks,
+            logger=loggers or False,
+            default_root_dir=str(output_dir),
+            plugins=[SafeCheckpointIO()],
         )
-        resume = cfg.get("resume")
-        trainer.fit(module, datamodule=datamodule, ckpt_path=resume or None)
+        trainer.fit(module, datamodule=datamodule, ckpt_path=resume or None, weights_only=True)
         # Never select on test: the tested weights are the ones chosen by validation.
         ckpt = "best" if has_validation and checkpoint.best_model_path else None
         val_at_best = best_validation_row(history.rows, cfg.selection.monitor)
-        trainer.test(module, datamodule=datamodule, ckpt_path=ckpt, verbose=False)
+        trainer.test(module, datamodule=datamodule, ckpt_path=ckpt, verbose=False, weights_only=True)
         metrics = {k: v for k, v in val_at_best.items() if k.startswith("val/")}
         metrics |= {k: v for k, v in module.last_metrics.items() if k.startswith("test/")}
         record |= {

@@ -1,0 +1,81 @@
+"""Resume and determinism on tiny synthetic data, in-process (CPU).
+
+The "kill" is an exception raised from ``training_step`` in the middle of epoch 1, after epoch 0's
+``last.ckpt`` was written. That is what a SIGKILL or a preempted node leaves behind: the checkpoints of
+finished epochs (written atomically) and lost work in the epoch it died in. Nothing of the failed process
+is reused but its checkpoint folder; the resumed run is a fresh ``train()`` with ``resume=<last.ckpt>``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from deepmf.training.module import RecommenderModule
+from tests.runs import run
+from tests.synthetic import write_ml100k
+
+EPOCHS = "trainer.max_epochs=3"
+
+
+class Killed(Exception):
+    """Stands for the process being killed."""
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("resume")
+    write_ml100k(root / "data", n_users=30, n_items=150, seed=0)
+    return root / "data"
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(data_dir: Path) -> dict[str, Any]:
+    return run(data_dir, data_dir.parent / "full", EPOCHS)
+
+
+def val_history(record: dict[str, Any]) -> list[tuple[int, float]]:
+    return [(row["epoch"], row["val/ndcg@10"]) for row in record["history"]]
+
+
+def test_history_keeps_every_epoch_after_testing_the_best(uninterrupted):
+    # Testing restores the best checkpoint's callback state; epochs after the best must survive it.
+    assert uninterrupted["best_epoch"] < 2, "pick data where the best epoch is not the last"
+    assert [row["epoch"] for row in uninterrupted["history"]] == [0, 1, 2]
+    assert uninterrupted["epochs_trained"] == 3
+
+
+def test_same_seed_gives_identical_metrics(data_dir, uninterrupted):
+    again = run(data_dir, data_dir.parent / "again", EPOCHS)
+    assert again["metrics"] == uninterrupted["metrics"]
+    assert val_history(again) == val_history(uninterrupted)
+
+
+def test_killed_run_resumes_to_the_same_test_metrics(data_dir, uninterrupted, monkeypatch):
+    step = RecommenderModule.training_step
+
+    def dies_in_epoch_1(self, batch, batch_idx):
+        if self.current_epoch == 1 and batch_idx == 1:
+            raise Killed
+        return step(self, batch, batch_idx)
+
+    killed_dir = data_dir.parent / "killed"
+    with monkeypatch.context() as patch:
+        patch.setattr(RecommenderModule, "training_step", dies_in_epoch_1)
+        with pytest.raises(Killed):
+            run(data_dir, killed_dir, EPOCHS)
+    last = killed_dir / "checkpoints" / "last.ckpt"
+    assert last.is_file()
+
+    resumed = run(data_dir, data_dir.parent / "resumed", EPOCHS, f"resume={last}")
+    assert resumed["status"] == "completed"
+    # The restored EpochHistory holds epoch 0; epochs 1 and 2 are retrained with the same negatives.
+    assert val_history(resumed) == val_history(uninterrupted)
+    assert resumed["best_epoch"] == uninterrupted["best_epoch"]
+    assert resumed["metrics"] == uninterrupted["metrics"]
+    assert any(key.startswith("test/") for key in resumed["metrics"])
+    # Checkpoints continue beside last.ckpt, where the restored best score applies: still one best.
+    assert Path(resumed["best_checkpoint"]).parent == last.parent.resolve()
+    assert len(list(last.parent.glob("best-*.ckpt"))) == 1

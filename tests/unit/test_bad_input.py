@@ -1,0 +1,303 @@
+"""Every kind of bad input gets an error naming the file, the line and what is wrong, or a logged policy."""
+
+from __future__ import annotations
+
+import gzip
+import logging
+import re
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from deepmf.data.download import Checksum, RemoteArchive, download_archive, locate, safe_extract, sha256_of
+from deepmf.data.interactions import drop_duplicate_pairs, drop_sparse_users
+from deepmf.data.movielens import MovieLens100K
+from deepmf.data.raw import parse_ratings
+from deepmf.errors import DataError
+
+GOOD = "1\t10\t5\t100\n1\t11\t3\t101\n2\t10\t4\t102\n"
+
+
+def write(tmp_path: Path, text: str, name: str = "u.data") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def parse_error(path: Path, sep: str = "\t", **kwargs: object) -> str:
+    with pytest.raises(DataError) as info:
+        parse_ratings(path, sep, **kwargs)  # type: ignore[arg-type]
+    return str(info.value)
+
+
+# --- files that cannot be read -----------------------------------------------------------------------
+
+
+def test_missing_file(tmp_path):
+    assert parse_error(tmp_path / "nope.data") == f"{tmp_path / 'nope.data'}: file not found"
+    with pytest.raises(DataError, match=r"nope\.data: file not found \(given as data.ratings_path\)"):
+        locate(tmp_path / "nope.data", None, ["ml-100k/u.data"], None)
+    with pytest.raises(DataError, match=r"none of \['ml-100k/u.data'\] found under .*DEEPMF_DATA_DIR"):
+        locate(None, tmp_path, ["ml-100k/u.data"], None)
+
+
+@pytest.mark.parametrize("text", ["", "\n\n  \n"])
+def test_empty_file(tmp_path, text):
+    path = write(tmp_path, text)
+    assert parse_error(path) == f"{path}: file is empty"
+
+
+def test_header_only_file_has_no_ratings(tmp_path):
+    path = write(tmp_path, "user\titem\trating\ttimestamp\n")
+    assert parse_error(path, header=True) == f"{path}: no ratings (only a header or blank lines)"
+
+
+def test_truncated_gzip(tmp_path):
+    whole = gzip.compress(GOOD.encode() * 200)
+    path = tmp_path / "ratings.dat.gz"
+    path.write_bytes(whole[: len(whole) // 2])
+    assert re.fullmatch(
+        rf"{re.escape(str(path))}: cannot read \(.*\); the file is truncated or corrupt", parse_error(path)
+    )
+
+
+def test_corrupt_gzip(tmp_path):
+    data = bytearray(gzip.compress(GOOD.encode() * 200))
+    data[20:40] = b"\xff" * 20  # damage the deflate stream (a zlib.error, not an OSError)
+    path = tmp_path / "ratings.dat.gz"
+    path.write_bytes(bytes(data))
+    assert "the file is truncated or corrupt" in parse_error(path)
+    plain = write(tmp_path, GOOD, "not-really.gz")
+    assert "Not a gzipped file" in parse_error(plain)
+
+
+def test_gzip_without_suffix_is_read(tmp_path):
+    path = tmp_path / "u.data"
+    path.write_bytes(gzip.compress(GOOD.encode()))
+    assert len(parse_ratings(path, "\t")) == 3
+
+
+def test_zip_given_as_ratings_file(tmp_path):
+    path = tmp_path / "ml-100k.zip"
+    with zipfile.ZipFile(path, "w") as zipped:
+        zipped.writestr("ml-100k/u.data", GOOD)
+    assert parse_error(path) == f"{path}: is a zip archive; extract the ratings file and point to it"
+
+
+def test_truncated_or_corrupt_zip(tmp_path):
+    path = tmp_path / "ml-100k.zip"
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zipped:
+        zipped.writestr("ml-100k/u.data", GOOD * 500)
+    whole = path.read_bytes()
+    path.write_bytes(whole[: len(whole) // 2])
+    with pytest.raises(DataError, match=rf"{re.escape(str(path))}: corrupt or incomplete zip archive"):
+        safe_extract(path, tmp_path / "out", ["ml-100k/u.data"])
+    damaged = bytearray(whole)
+    damaged[60:80] = b"\x00" * 20  # inside the member's data: a CRC or zlib error on reading
+    path.write_bytes(bytes(damaged))
+    with pytest.raises(DataError, match="corrupt or incomplete zip archive"):
+        safe_extract(path, tmp_path / "out", ["ml-100k/u.data"])
+    assert not (tmp_path / "out" / "ml-100k" / "u.data").exists()
+
+
+# --- malformed lines ---------------------------------------------------------------------------------
+
+
+def test_wrong_delimiter(tmp_path):
+    path = write(tmp_path, "1,10,5,100\n")
+    assert parse_error(path) == (
+        f"{path}, line 1: 1 field(s) separated by '\\t', expected 4 (user, item, rating, timestamp): "
+        "'1,10,5,100'; the line contains ',': wrong delimiter?"
+    )
+
+
+def test_too_many_fields_names_the_line_even_after_blank_lines(tmp_path):
+    path = write(tmp_path, "1\t10\t5\t100\n\n\n1\t11\t3\t101\t9\n")
+    assert parse_error(path).startswith(f"{path}, line 4: 5 field(s) separated by '\\t', expected 4")
+
+
+def test_too_few_fields(tmp_path):
+    path = write(tmp_path, "1\t10\t5\t100\n2\t10\t4\n")
+    assert parse_error(path).startswith(f"{path}, line 2: 3 field(s) separated by '\\t', expected 4")
+
+
+def test_empty_field(tmp_path):
+    path = write(tmp_path, "1\t10\t5\t100\n2\t\t4\t100\n")
+    assert parse_error(path) == f"{path}, line 2: field 'item' is empty"
+
+
+def test_multi_character_separator_in_messages(tmp_path):
+    path = write(tmp_path, "1::10::5::100\n1::11::3\n", "ratings.dat")
+    assert parse_error(path, "::").startswith(f"{path}, line 2: 3 field(s) separated by '::', expected 4")
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("abc\t10\t5\t100", "user 'abc' is not an integer"),
+        ("1\t1.5\t5\t100", "item '1.5' is not an integer"),  # would silently become item 1
+        ("1\t10\tfive\t100", "rating 'five' is not a number"),
+        ("1\t10\t5\tyesterday", "timestamp 'yesterday' is not an integer"),
+        ("1\t10\tNaN\t100", "rating 'NaN' is not a number"),
+        ("1\t10\tinf\t100", "rating 'inf' must be a finite number > 0"),
+        ("1\t10\t-1\t100", "rating '-1' must be a finite number > 0"),
+        ("1\t10\t0\t100", "rating '0' must be a finite number > 0"),
+    ],
+)
+def test_bad_values_name_file_line_and_value(tmp_path, line, message):
+    path = write(tmp_path, GOOD + "\n" + line + "\n")  # a blank line 4: the bad one is line 5
+    assert parse_error(path) == f"{path}, line 5: {message}" + (
+        " (0 means 'unknown' in the rating matrix Y)" if "finite" in message else ""
+    )
+
+
+def test_line_numbers_count_the_header_and_the_gzip_text(tmp_path):
+    text = "user\titem\trating\ttimestamp\n" + GOOD + "3\tx\t4\t100\n"
+    assert parse_error(write(tmp_path, text), header=True).endswith("line 5: item 'x' is not an integer")
+    path = tmp_path / "u.data.gz"
+    path.write_bytes(gzip.compress(("\n" + GOOD + "3\tx\t4\t100\n").encode()))
+    assert parse_error(path) == f"{path}, line 5: item 'x' is not an integer"
+
+
+def test_stray_quote_does_not_swallow_lines(tmp_path):
+    path = write(tmp_path, '1\t10\t5\t100\n"2\t11\t3\t101\n3\t12\t4\t102\n')
+    assert parse_error(path) == f"{path}, line 2: user '\"2' is not an integer"
+
+
+def test_kept_rows_remember_their_lines(tmp_path):
+    raw = parse_ratings(write(tmp_path, "\n" + GOOD), "\t")
+    assert raw.lines.tolist() == [2, 3, 4]
+
+
+# --- ratings outside the dataset's scale (data.rating_scale) -----------------------------------------
+
+
+def datamodule(path: Path, tmp_path: Path, **kwargs: object) -> MovieLens100K:
+    options = dict(ratings_path=str(path), cache_dir=str(tmp_path / "cache"), eval_negatives=2)
+    return MovieLens100K(**(options | kwargs))  # type: ignore[arg-type]
+
+
+def dense_file(tmp_path: Path, extra: str = "", n_users: int = 4, n_items: int = 12) -> Path:
+    rows = [f"{u}\t{i}\t{1 + (u + i) % 5}\t{u * 100 + i}" for u in range(1, n_users + 1) for i in range(1, 6)]
+    rows += [f"9\t{i}\t3\t{i}" for i in range(6, n_items + 1)]  # every item exists
+    return write(tmp_path, "\n".join(rows) + "\n" + extra)
+
+
+@pytest.mark.parametrize("rating", ["6", "0.5"])
+def test_rating_outside_scale(tmp_path, rating):
+    path = dense_file(tmp_path, f"1\t7\t{rating}\t5\n")
+    with pytest.raises(DataError) as info:
+        datamodule(path, tmp_path, rating_scale=[1, 5]).setup()
+    line = len(path.read_text().splitlines())
+    assert str(info.value) == (
+        f"{path}, line {line}: rating {float(rating):g} is outside data.rating_scale [1, 5] "
+        "(1 such ratings); fix the file or set data.rating_scale"
+    )
+    datamodule(path, tmp_path, rating_scale=None).setup()  # no declared scale: only > 0 is required
+
+
+# --- policies: duplicates, sparse users, too few negatives --------------------------------------------
+
+
+def test_duplicate_pairs_keep_the_latest_and_log_it(tmp_path, caplog):
+    path = write(tmp_path, "1\t10\t2\t300\n1\t11\t3\t101\n\n1\t10\t4\t200\n1\t10\t5\t100\n")
+    with caplog.at_level(logging.WARNING, logger="deepmf"):
+        kept = drop_duplicate_pairs(parse_ratings(path, "\t"))
+    assert sorted(zip(kept.items.tolist(), kept.ratings.tolist())) == [(10, 2.0), (11, 3.0)]
+    assert (
+        f"{path}: 2 duplicate (user, item) ratings (e.g. user 1, item 10 on lines 1, 4, 5: kept line 1); "
+        "kept the latest of each pair" in caplog.text
+    )
+
+
+def test_sparse_users_are_dropped_with_a_count(tmp_path, caplog):
+    path = write(tmp_path, GOOD + "3\t12\t4\t1\n1\t12\t4\t2\n")
+    with caplog.at_level(logging.WARNING, logger="deepmf"):
+        kept = drop_sparse_users(parse_ratings(path, "\t"), 3)
+    assert set(kept.users.tolist()) == {1}
+    assert f"{path}: dropped 2 users with fewer than 3 ratings (2 ratings)" in caplog.text
+    with pytest.raises(DataError, match=rf"{re.escape(str(path))}: no user has 4 or more ratings"):
+        drop_sparse_users(parse_ratings(path, "\t"), 4)
+
+
+def test_user_with_too_few_items_left_for_evaluation_negatives(tmp_path):
+    path = dense_file(tmp_path, "".join(f"2\t{i}\t4\t{900 + i}\n" for i in range(6, 11)))  # 10 of 12 items
+    with pytest.raises(DataError) as info:
+        datamodule(path, tmp_path, eval_negatives=3).setup()
+    assert str(info.value) == (
+        f"{path}: user 2 interacted with 10 of 12 items, leaving fewer than data.eval_negatives=3 items "
+        "to sample negatives from; lower data.eval_negatives or filter such users"
+    )
+    datamodule(path, tmp_path, eval_negatives=2).setup()  # exactly enough is fine
+
+
+# --- downloads -----------------------------------------------------------------------------------------
+
+
+def make_zip(path: Path, members: dict[str, str]) -> Path:
+    with zipfile.ZipFile(path, "w") as zipped:
+        for name, text in members.items():
+            zipped.writestr(name, text)
+    return path
+
+
+def remote(archive: Path, digest: str, member_digest: str) -> RemoteArchive:
+    return RemoteArchive(
+        url=archive.as_uri(),  # file:// : urlopen reads it, the network is never used
+        archive_checksum=Checksum("sha256", digest),
+        members={"ml-100k/u.data": Checksum("sha256", member_digest)},
+    )
+
+
+def member_sha256(tmp_path: Path, text: str) -> str:
+    return sha256_of(write(tmp_path, text, "member"))
+
+
+def test_download_with_wrong_checksum_is_refused_and_removed(tmp_path):
+    archive = make_zip(tmp_path / "ml-100k.zip", {"ml-100k/u.data": GOOD})
+    data_dir = tmp_path / "data"
+    with pytest.raises(DataError) as info:
+        download_archive(remote(archive, "0" * 64, member_sha256(tmp_path, GOOD)), data_dir)
+    assert str(info.value) == (
+        f"{archive.as_uri()}: sha256 is {sha256_of(archive)}, expected {'0' * 64}; "
+        "the download was refused and removed"
+    )
+    assert list(data_dir.rglob("*")) == []  # nothing left, not even the temporary folder
+    with pytest.raises(DataError, match="and the download failed: .*the download was refused and removed"):
+        locate(None, data_dir, ["ml-100k/u.data"], remote(archive, "0" * 64, "0" * 64))
+
+
+def test_downloaded_member_with_wrong_checksum_is_refused_and_removed(tmp_path):
+    archive = make_zip(tmp_path / "ml-100k.zip", {"ml-100k/u.data": GOOD})
+    data_dir = tmp_path / "data"
+    with pytest.raises(DataError, match=r"member ml-100k/u.data has sha256 \w+, expected 1{64}; refused"):
+        download_archive(remote(archive, sha256_of(archive), "1" * 64), data_dir)
+    assert list(data_dir.rglob("*")) == []
+    download_archive(remote(archive, sha256_of(archive), member_sha256(tmp_path, GOOD)), data_dir)
+    assert (data_dir / "ml-100k" / "u.data").read_text() == GOOD
+
+
+@pytest.mark.parametrize("member", ["../evil.txt", "ml-100k/../../evil.txt", "/tmp/deepmf-evil.txt"])
+def test_zip_member_escaping_the_target_is_refused(tmp_path, member):
+    archive = make_zip(tmp_path / "evil.zip", {"ml-100k/u.data": GOOD, member: "pwned"})
+    target = tmp_path / "data"
+    target.mkdir()
+    with pytest.raises(DataError) as info:
+        safe_extract(archive, target, ["ml-100k/u.data", member])
+    assert str(info.value) == (
+        f"{archive}: member {zipfile.ZipFile(archive).namelist()[1]!r} would be written outside "
+        f"{target.resolve()}; refused"
+    )
+    assert not (tmp_path / "evil.txt").exists()
+    assert not (target / "ml-100k" / "u.data").exists()  # refused before anything is written
+
+
+def test_lines_of_a_parsed_file_match_numpy(tmp_path):
+    # The fast path (integer columns) and the line bookkeeping agree with a plain reading of the file.
+    path = dense_file(tmp_path)
+    raw = parse_ratings(path, "\t")
+    expected = np.loadtxt(path, dtype=np.int64)
+    assert np.array_equal(raw.users, expected[:, 0]) and np.array_equal(raw.items, expected[:, 1])
+    assert raw.lines.tolist() == list(range(1, len(expected) + 1))

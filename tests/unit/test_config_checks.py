@@ -1,0 +1,46 @@
+"""Invalid configs fail in check_config, before any data is read, naming the key and what is allowed."""
+
+from __future__ import annotations
+
+import pytest
+
+from deepmf.errors import ConfigError
+from deepmf.training.run import check_config
+from tests.runs import config
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("model.layers=0", "model.layers must be an integer >= 1, got 0"),
+        ("model.factors=-1", "model.factors must be an integer >= 1, got -1"),
+        ("model.init_std=0", "model.init_std must be > 0, got 0"),
+        ("model.name=svd", "model.name must be one of ['dmf', 'lfm'], got 'svd'"),
+        ("data.neg_ratio=-2", "data.neg_ratio must be an integer >= 0, got -2"),
+        ("data.negative_sampling=sometimes", "data.negative_sampling must be 'resample' or 'once', got"),
+        ("data.eval_negatives=0", "data.eval_negatives must be an integer >= 1, got 0"),
+        ("data.input=stars", "data.input must be 'rating' or 'binary', got 'stars'"),
+        ("data.batch_size=0", "data.batch_size must be an integer >= 1, got 0"),
+        ("data.rating_scale=[5,1]", "data.rating_scale must be null or [lowest, highest] with 0 < lowest"),
+        ("loss.name=hinge", "loss must be nce or ce, got 'hinge'"),
+        ("optim.lr=0", "optim.lr must be a number > 0, got 0"),
+        ("optim.lr=fast", "optim.lr must be a number > 0, got 'fast'"),
+        ("eval.ks=[0]", "eval.ks must be a list of integers >= 1, got [0]"),
+        ("selection.monitor=val/ndcg", "selection.monitor must be val/<metric>@K (e.g. val/ndcg@10)"),
+        ("selection.monitor=val/ndcg@20", "selection.monitor=val/ndcg@20 needs 20 in eval.ks"),
+        ("resume=/no/such/last.ckpt", "resume=/no/such/last.ckpt: no such checkpoint file"),
+    ],
+)
+def test_invalid_option_names_key_and_allowed_values(tmp_path, override, message):
+    with pytest.raises(ConfigError) as info:
+        check_config(config(tmp_path / "no-data", tmp_path / "cache", override))
+    assert message in str(info.value)
+
+
+def test_lfm_options_are_checked(tmp_path):
+    with pytest.raises(ConfigError, match="model.embedding_dim must be an integer >= 1, got 0"):
+        check_config(config(tmp_path, tmp_path, "model=lfm", "model.embedding_dim=0"))
+
+
+def test_default_config_passes(tmp_path):
+    check_config(config(tmp_path, tmp_path))
