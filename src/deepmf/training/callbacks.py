@@ -40,4 +40,8 @@ class EpochHistory(pl.Callback):
         return {"rows": self.rows}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        self.rows = list(state_dict.get("rows", []))
+        # Resuming restores the history; testing the best checkpoint restores callback states too,
+        # and must not cut the history back to the best epoch (Figure 2 plots every epoch).
+        rows = list(state_dict.get("rows", []))
+        if len(rows) >= len(self.rows):
+            self.rows = rows
