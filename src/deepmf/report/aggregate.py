@@ -142,8 +142,9 @@ class Report:
             info = job.record.get("dataset")
             if job.completed and info:
                 first = stats.setdefault(job.dataset, info)
-                if first.get("sha256") != info.get("sha256"):
-                    self.notes.append(f"{job.dataset}: runs read different files ({job.path})")
+                note = f"{job.dataset}: runs read different files ({job.path})"
+                if first.get("sha256") != info.get("sha256") and note not in self.notes:
+                    self.notes.append(note)
         header = [self.layout.factor_label, *(dataset_title(d) for d in self.datasets)]
         rows = []
         for key in STATISTICS:
