@@ -8,25 +8,38 @@ from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from deepmf.errors import DeepMFError
+from deepmf.errors import ConfigError, DeepMFError
+from deepmf.training.dataset_stats import dataset_statistics
 from deepmf.training.run import train
 
 log = logging.getLogger("deepmf")
+TASKS = {"train": train, "stats": dataset_statistics}
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")
 def main(cfg: DictConfig) -> float | None:
     hydra_cfg = HydraConfig.get()
+    multirun = hydra_cfg.mode == RunMode.MULTIRUN
     try:
-        record = train(cfg, Path(hydra_cfg.runtime.output_dir), list(hydra_cfg.overrides.task))
+        job = TASKS.get(cfg.get("task", "train"))
+        if job is None:
+            raise ConfigError(f"task must be one of {', '.join(TASKS)}, got {cfg.task!r}")
+        record = job(cfg, Path(hydra_cfg.runtime.output_dir), list(hydra_cfg.overrides.task))
     except DeepMFError as exc:
         # A user-facing problem (bad file, bad option): say it plainly, without a traceback.
         log.error("%s", exc)
-        if hydra_cfg.mode.name == "MULTIRUN":
+        if multirun:
             return None  # the other jobs of the sweep go on
         sys.exit(1)
+    except Exception:
+        if not multirun:
+            raise
+        # metrics.json already says "failed"; the sweep's other jobs and its report go on.
+        log.exception("job %s failed", hydra_cfg.job.num)
+        return None
     return record["metrics"].get(cfg.selection.monitor)
 
 

@@ -41,6 +41,6 @@ class EpochHistory(pl.Callback):
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         # A resumed fit restores into an empty history. test(ckpt_path="best") restores callbacks too:
-        # that must not cut off the epochs trained after the best one.
+        # that must not cut off the epochs trained after the best one (Figure 2 plots every epoch).
         if not self.rows:
             self.rows = list(state_dict.get("rows", []))

@@ -38,11 +38,15 @@ def build_loggers(config: Any, output_dir: Path, run_config: dict[str, Any]) -> 
     raise ConfigError(f"logger must be one of wandb, csv, none; got {kind!r}")
 
 
-def finish_wandb(exit_code: int = 0) -> None:
-    """Close the W&B run so that each multirun job is its own run."""
+def finish_wandb(exit_code: int = 0, summary: dict[str, Any] | None = None) -> None:
+    """Close the W&B run so that each multirun job is its own run; ``summary`` goes into its summary."""
     try:
         import wandb
     except ImportError:  # pragma: no cover - wandb is a dependency
         return
     if wandb.run is not None:
+        if summary:
+            # The final metrics (validation at the selected epoch, test with its weights), not the
+            # last logged values, so the W&B summary matches metrics.json.
+            wandb.run.summary.update(summary)
         wandb.finish(exit_code=exit_code)

@@ -155,9 +155,15 @@ def train(cfg: DictConfig, output_dir: Path, overrides: list[str] | None = None)
         )
         record["wall_time_s"] = round(time.perf_counter() - started, 3)
         write_json_atomic(output_dir / "metrics.json", record)
-        finish_wandb(exit_code)
+        finish_wandb(exit_code, final_summary(record))
     print(summary(record, output_dir))
     return record
+
+
+def final_summary(record: dict[str, Any]) -> dict[str, Any]:
+    """What a run's W&B summary holds at the end: status, selected epoch, final metrics."""
+    keys = ("status", "best_epoch", "epochs_trained", "seconds_per_epoch", "wall_time_s", "error")
+    return {k: record[k] for k in keys if k in record} | dict(record.get("metrics") or {})
 
 
 def best_validation_row(rows: list[dict[str, Any]], monitor: str) -> dict[str, Any]:

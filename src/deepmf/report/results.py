@@ -1,0 +1,158 @@
+"""docs/results.md: each artefact's tables from the runs, beside the paper's claims and a reproduction."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from collections import defaultdict
+from pathlib import Path
+
+from deepmf.io import write_atomic
+from deepmf.report.aggregate import Report, aggregate, markdown_table
+from deepmf.report.anchors import (
+    NCF_NEUMF_P_ML1M,
+    PAPER_CLAIMS,
+    PAPER_TABLE1,
+    PAPER_TABLE1_NOTE,
+    REPRODUCTION,
+    REPRODUCTION_FINDING,
+    REPRODUCTION_SOURCE,
+)
+from deepmf.report.collect import Job, find_jobs
+from deepmf.report.layouts import LAYOUTS, PROTOCOLS, dataset_title
+
+DEFAULT_TEMPLATE = Path(__file__).resolve().parents[3] / "docs" / "results.template.md"
+PLACEHOLDER = re.compile(r"\{\{\s*(\w+)\s*\}\}")
+NDCG, HR = PROTOCOLS["sampled"][1], PROTOCOLS["sampled"][0]
+
+
+def write_results(sources: list[tuple[str | None, Path]], path: Path, template: Path | None = None) -> None:
+    """Fill the template's ``{{table1}}`` .. ``{{figure2}}`` (and ``{{sources}}``) from the runs."""
+    jobs_by_layout: dict[str, list[Job]] = defaultdict(list)
+    folders_by_layout: dict[str, list[Path]] = defaultdict(list)
+    for name, folder in sources:
+        for job in find_jobs(folder):
+            layout = name or job.layout or "runs"
+            jobs_by_layout[layout].append(job)
+            if folder not in folders_by_layout[layout]:
+                folders_by_layout[layout].append(folder)
+    sections = {}
+    for name in LAYOUTS:
+        jobs = jobs_by_layout.get(name)
+        if not jobs:
+            sections[name] = f"_No runs yet: `python train.py experiment={name}`, then regenerate._\n"
+            continue
+        report = aggregate(jobs, name, sources=folders_by_layout[name])
+        sections[name] = section(report, path.parent)
+    others = [job for name, jobs in jobs_by_layout.items() if name not in LAYOUTS for job in jobs]
+    sections["runs"] = section(aggregate(others, "runs"), path.parent) if others else "_None._\n"
+    sections["sources"] = (
+        f"Generated {dt.date.today().isoformat()} by `python -m deepmf.report --results {path}` from: "
+        + ", ".join(f"`{'' if n is None else n + '='}{f}`" for n, f in sources)
+        + ".\n"
+    )
+    text = (template or DEFAULT_TEMPLATE).read_text(encoding="utf-8")
+    text = PLACEHOLDER.sub(lambda m: sections.get(m.group(1), m.group(0)), text)
+    write_atomic(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
+def section(report: Report, doc_folder: Path) -> str:
+    """Our tables, then the paper's claims beside what our runs say, then the reproduction's numbers."""
+    parts = []
+    if report.layout.figure:
+        from deepmf.report.figure import plot_epochs
+
+        figure = doc_folder / "figures" / f"{report.layout.name}.png"
+        figure.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(figure, lambda tmp: plot_epochs(report, tmp))
+        parts.append(
+            report.markdown(level=3, title=False).replace("(figure2.png)", f"(figures/{figure.name})")
+        )
+    else:
+        parts.append(report.markdown(level=3, title=False))
+    claims = claim_rows(report)
+    if claims:
+        parts.append("#### The paper's claims and ours (sampled protocol)\n")
+        parts.append(markdown_table(["the paper says", "our runs"], claims))
+    comparison = comparison_table(report)
+    if comparison:
+        parts.append(
+            f"#### Beside an independent reproduction\n\n{REPRODUCTION_SOURCE}. {REPRODUCTION_FINDING}.\n"
+        )
+        parts.append(markdown_table(*comparison))
+    return "\n".join(parts)
+
+
+def claim_rows(report: Report) -> list[list[str]]:
+    name, rows = report.layout.name, []
+    claims = PAPER_CLAIMS.get(name, [])
+    if name == "table2" and claims:
+        rows.append([claims[0], _per_dataset(report, lambda d: _gain(report, d, "DMF-2-nce", "NeuMF-p"))])
+        rows.append([claims[1], _per_dataset(report, lambda d: _gain(report, d, "DMF-2-nce", "DMF-2-ce"))])
+    elif name == "table3" and claims:
+        rows.append([claims[0], _per_dataset(report, lambda d: _gain(report, d, "DMF-1-nce", "LFM-nce"))])
+    elif name in ("table4", "table5", "figure2") and claims:
+        label = report.layout.factor_label
+        rows.append([claims[0], _per_dataset(report, lambda d: f"best {label} {_best(report, d)}")])
+    return rows
+
+
+def comparison_table(report: Report) -> tuple[list[str], list[list[str]]] | None:
+    if report.layout.name == "table1":
+        header = ["dataset", "ours: users / items / ratings / density", "the paper"]
+        rows = []
+        for dataset in report.datasets:
+            job = next((j for j in report.jobs if j.completed and j.dataset == dataset), None)
+            ours = job.record.get("dataset", {}) if job else {}
+            paper = PAPER_TABLE1.get(dataset)
+            rows.append([dataset_title(dataset), _stats(ours), _stats(paper) if paper else "—"])
+        rows.append(["", "", PAPER_TABLE1_NOTE])
+        return header, rows
+    if report.layout.name != "table2":
+        return None
+    header = ["dataset", "method", "ours HR@10 / NDCG@10", "reproduction HR@10 / NDCG@10"]
+    rows = []
+    for dataset in report.datasets:
+        for method in report.factors:
+            ours = [report.cell(dataset, method, m) for m in (HR, NDCG)]
+            theirs = []
+            if method in REPRODUCTION and dataset in REPRODUCTION[method][1]:
+                hr, nd = REPRODUCTION[method][1][dataset]
+                theirs.append(f"{hr:.4f} / {nd:.4f} ({REPRODUCTION[method][0]})")
+            if method == "NeuMF-p" and dataset == "ml1m":
+                theirs.append(
+                    f"{NCF_NEUMF_P_ML1M[0]:.3f} / {NCF_NEUMF_P_ML1M[1]:.3f} (NCF paper, 64 factors)"
+                )
+            text = " / ".join(c.text() if c else "—" for c in ours)
+            rows.append([dataset_title(dataset), str(method), text, "; ".join(theirs) or "—"])
+    return header, rows
+
+
+def _per_dataset(report: Report, describe) -> str:  # type: ignore[no-untyped-def]
+    return "; ".join(f"{dataset_title(d)}: {describe(d)}" for d in report.datasets)
+
+
+def _gain(report: Report, dataset: str, ours: str, base: str) -> str:
+    """Relative difference of means, NDCG and HR, as the paper's Improvement column."""
+    parts = []
+    for measure, metric in (("NDCG", NDCG), ("HR", HR)):
+        a, b = report.cell(dataset, ours, metric), report.cell(dataset, base, metric)
+        if a is None or b is None or not a.n or not b.n or b.mean <= 0:
+            return f"{ours} or {base} missing"
+        parts.append(f"{measure} {100 * (a.mean / b.mean - 1):+.1f}%")
+    return f"{ours} vs {base} " + ", ".join(parts)
+
+
+def _best(report: Report, dataset: str) -> str:
+    scored = [(c.mean, f) for f in report.factors if (c := report.cell(dataset, f, NDCG)) and c.n]
+    scored = [(m, f) for m, f in scored if math.isfinite(m)]
+    return str(max(scored, key=lambda s: s[0])[1]) + " (by NDCG@10)" if scored else "—"
+
+
+def _stats(info: dict) -> str:  # type: ignore[type-arg]
+    if not info:
+        return "—"
+    return (
+        f"{int(info['users']):,} / {int(info['items']):,} / {int(info['ratings']):,} / {info['density']:.5f}"
+    )

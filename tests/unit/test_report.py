@@ -1,0 +1,129 @@
+"""deepmf.report on hand-made run folders: layouts, statistics, failures, figure, results document."""
+
+from __future__ import annotations
+
+import json
+import re
+import statistics
+from pathlib import Path
+
+import pandas as pd
+
+from deepmf.report.__main__ import main
+from deepmf.report.aggregate import aggregate
+from deepmf.report.collect import find_jobs
+from deepmf.report.results import write_results
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def make_run(folder: Path, model: dict, loss: str, dataset: str, seed: int, metrics: dict | None, **extra):
+    """A run folder as train.py leaves it (metrics.json + .hydra/overrides.yaml); None: a failed run."""
+    folder.mkdir(parents=True)
+    overrides = [f"data={dataset}", f"seed={seed}", *extra.pop("overrides", [])]
+    (folder / ".hydra").mkdir()
+    (folder / ".hydra" / "overrides.yaml").write_text("".join(f"- {o}\n" for o in overrides))
+    config = {
+        "seed": seed,
+        "model": model,
+        "loss": {"name": loss},
+        "data": {"input": "rating", "neg_ratio": 7, "eval_negatives": 100},
+        "trainer": {"max_epochs": 3},
+        "report": extra.pop("report", None),
+    }
+    record = {"status": "failed", "error": "RuntimeError: boom", "seed": seed, "config": config}
+    if metrics is not None:
+        record |= {"status": "completed", "dataset": {"name": dataset}, "metrics": metrics, **extra}
+    (folder / "metrics.json").write_text(json.dumps({"overrides": overrides} | record))
+
+
+def metrics_for(base: float) -> dict:
+    return {
+        "test/hr@10": base,
+        "test/ndcg@10": base / 2,
+        "test/full_hr@10": base / 4,
+        "test/full_ndcg@10": base / 8,
+    }
+
+
+def test_table2_layout_single_runs_and_a_failure(tmp_path):
+    scores = {("ItemPop", 0): 0.40, ("ItemPop", 1): 0.40, ("NeuMF-p", 0): 0.60, ("NeuMF-p", 1): 0.62}
+    scores |= {("DMF-2-nce", 0): 0.63, ("DMF-2-nce", 1): 0.67}
+    models = {
+        "ItemPop": ({"name": "itempop"}, "nce"),
+        "NeuMF-p": ({"name": "neumf", "pretrain": True}, "ce"),
+        "DMF-2-nce": ({"name": "dmf", "layers": 2}, "nce"),
+    }
+    for i, ((method, seed), score) in enumerate(scores.items()):
+        make_run(tmp_path / "runs" / str(i), *models[method], "ml100k", seed, metrics_for(score))
+    make_run(tmp_path / "runs" / "9", *models["DMF-2-nce"], "ml100k", 2, None)  # failed
+    # A job that died before writing metrics.json still counts, from Hydra's record.
+    dead = tmp_path / "runs" / "10" / ".hydra"
+    dead.mkdir(parents=True)
+    (dead / "overrides.yaml").write_text("- data=ml100k\n- seed=3\n")
+
+    assert main([str(tmp_path / "runs"), "--layout", "table2", "--out", str(tmp_path / "out")]) == 0
+    text = (tmp_path / "out" / "table.md").read_text()
+    sampled = text.split("## Sampled")[1].split("## Full")[0]
+    header = next(line for line in sampled.splitlines() if line.startswith("| dataset"))
+    # The paper's orientation and order; the last column is its "Improvement" (DMF-2-nce over NeuMF-p).
+    # A job that left no config at all cannot be placed: it gets its own column ("?").
+    assert header == "| dataset | measure | ItemPop | NeuMF-p | DMF-2-nce | ? | DMF-2-nce vs NeuMF-p |"
+    hr_row = next(line for line in sampled.splitlines() if line.startswith("| ML100k | HR@10"))
+    dmf = [0.63, 0.67]
+    assert f"**{statistics.mean(dmf):.4f} ± {statistics.stdev(dmf):.4f} (2/3)**" in hr_row
+    assert "| 0.4000 ± 0.0000 |" in hr_row
+    assert hr_row.endswith(f"| {100 * (0.65 / 0.61 - 1):+.1f}% |")
+    failed = text.split("## Failed jobs")[1]
+    assert "| 9 | data=ml100k seed=2 | RuntimeError: boom |" in failed
+    assert "| 10 | data=ml100k seed=3 | no metrics.json" in failed
+    summary = pd.read_csv(tmp_path / "out" / "summary.csv")
+    assert len(summary) == 8 and (summary["status"] == "failed").sum() == 2
+
+
+def test_table1_statistics(tmp_path):
+    for i, (name, users, items, ratings) in enumerate(
+        [("ml100k", 943, 1682, 100_000), ("ml1m", 6040, 3706, 7)]
+    ):
+        folder = tmp_path / str(i)
+        make_run(folder, {"name": None}, "nce", name, 0, {}, report="table1")
+        record = json.loads((folder / "metrics.json").read_text())
+        record["dataset"] |= {"users": users, "items": items, "ratings": ratings, "density": 0.0630512}
+        (folder / "metrics.json").write_text(json.dumps(record))
+    report = aggregate(find_jobs(tmp_path))
+    assert report.layout.name == "table1"
+    header, rows = report.statistics_table()
+    assert header == ["statistic", "ML100k", "ML1m"]
+    assert rows[0] == ["users", "943", "6,040"] and rows[2] == ["ratings", "100,000", "7"]
+    assert rows[3] == ["density", "0.06305", "0.06305"]
+
+
+def test_figure2_png_from_histories(tmp_path):
+    for seed in (0, 1):
+        for layers in (1, 2):
+            history = [
+                {"epoch": e, "val/hr@10": 0.3 + 0.1 * e * layers, "val/ndcg@10": 0.1 * e} for e in range(3)
+            ]
+            make_run(
+                tmp_path / "sweep" / f"{seed}{layers}", {"name": "dmf", "layers": layers}, "nce", "ml100k",
+                seed, metrics_for(0.5 + layers / 10), history=history, report="figure2",
+            )  # fmt: skip
+    assert main([str(tmp_path / "sweep")]) == 0
+    png = (tmp_path / "sweep" / "figure2.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
+    text = (tmp_path / "sweep" / "table.md").read_text()
+    assert "| layers | ML100k HR@10 | ML100k NDCG@10 |" in text and "![" in text
+
+
+def test_results_document_files_single_runs_under_a_table(tmp_path):
+    make_run(tmp_path / "itempop", {"name": "itempop"}, "nce", "ml100k", 0, metrics_for(0.41))
+    make_run(tmp_path / "dmf", {"name": "dmf", "layers": 2}, "nce", "ml100k", 0, metrics_for(0.6))
+    out = tmp_path / "docs" / "results.md"
+    write_results([("table2", tmp_path / "itempop"), ("table2", tmp_path / "dmf")], out)
+    text = out.read_text()
+    table2 = text.split("## Table 2")[1].split("## Table 3")[0]
+    assert "| ML100k | HR@10 | 0.4100 | **0.6000** |" in table2
+    assert "0.4145 / 0.2342 (TopPop)" in table2  # the reproduction's number beside ours
+    assert "DMF-2-nce beats NeuMF-p" in table2
+    assert "_No runs yet: `python train.py experiment=table4`" in text
+    assert not re.search(r"\{\{\s*\w+\s*\}\}", text)  # every placeholder filled
