@@ -82,7 +82,12 @@ class TrainBatches:
 
 
 class EvalBatches:
-    """Chunks of users with their target item, sampled negatives and known items (for full ranking)."""
+    """Chunks of users with their target item, sampled negatives and known items (for full ranking).
+
+    ``negatives`` may be ragged: rows padded with -1 at the end (imported NCF candidate lists differ in
+    length once deduplicated). Padding is trimmed per chunk, and ``rank_batch`` ignores what remains.
+    ``users`` are the users to evaluate (all by default); their ids index ``targets`` and ``negatives``.
+    """
 
     def __init__(
         self,
@@ -90,17 +95,24 @@ class EvalBatches:
         negatives: torch.Tensor,
         known: SparseRows,
         chunk_size: int,
+        users: torch.Tensor | None = None,
     ) -> None:
         self.targets, self.negatives, self.known = targets, negatives, known
         self.chunk_size = chunk_size
+        self.users = users if users is not None else torch.arange(len(targets), device=targets.device)
+        self.ragged = bool((negatives < 0).any())
 
     def __len__(self) -> int:
-        return math.ceil(len(self.targets) / self.chunk_size)
+        return math.ceil(len(self.users) / self.chunk_size)
 
     def __iter__(self) -> Iterator[dict[str, torch.Tensor]]:
         device = self.targets.device
-        for start in range(0, len(self.targets), self.chunk_size):
-            users = torch.arange(start, min(start + self.chunk_size, len(self.targets)), device=device)
+        for start in range(0, len(self.users), self.chunk_size):
+            users = self.users[start : start + self.chunk_size]
+            negatives = self.negatives[users]
+            if self.ragged:
+                # Columns that are padding for every user of the chunk need not be scored at all.
+                negatives = negatives[:, : int((negatives >= 0).sum(1).max())]
             known_items, offsets, _ = self.known.gather(users)
             lengths = torch.diff(offsets, append=offsets.new_tensor([len(known_items)]))
             known_rows = torch.repeat_interleave(
@@ -109,7 +121,7 @@ class EvalBatches:
             yield {
                 "users": users,
                 "targets": self.targets[users],
-                "negatives": self.negatives[users],
+                "negatives": negatives,
                 "known_rows": known_rows,
                 "known_items": known_items,
             }

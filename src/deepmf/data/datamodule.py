@@ -126,13 +126,28 @@ class InteractionDataModule(pl.LightningDataModule):
         """Notes about the file (e.g. that it is not the official release); none by default."""
         return ()
 
+    def filter(self, raw: RawRatings) -> RawRatings:
+        """Drop interactions before splitting (e.g. minimum counts per user / item); none by default."""
+        return raw
+
+    def fingerprint(self, path: Path) -> str:
+        """A sha256 identifying the source data: the raw file's by default. Keys the split cache."""
+        return sha256_of(path)
+
+    def split_settings(self) -> list[Any]:
+        """Every option besides the source data that changes the split. Keys the split cache."""
+        settings: list[Any] = [self.validation, self.eval_negatives, self.split_seed]
+        if self.rating_scale is not None:  # a cache built without the scale check must not skip it
+            settings.append(self.rating_scale)
+        return settings
+
     # --- split ------------------------------------------------------------------------------------
 
     def setup(self, stage: str | None = None) -> None:
         if self.split is not None:
             return
         path = self.raw_file()
-        sha256 = sha256_of(path)
+        sha256 = self.fingerprint(path)
         cache = self._cache_path(sha256)
         split = self._load_cache(cache) if cache is not None and cache.is_file() else None
         if split is None:
@@ -140,7 +155,9 @@ class InteractionDataModule(pl.LightningDataModule):
             if cache is not None:
                 split.save(cache)
                 log.info("saved split to %s", cache)
-        n_ratings = len(split.train_items) + len(split.test_items) + len(split.val_items)
+        # -1 marks a user without a test / validation item (possible in imported NCF splits).
+        n_ratings = len(split.train_items) + int((split.test_items >= 0).sum())
+        n_ratings += int((split.val_items >= 0).sum())
         self.split = split
         self.info = DatasetInfo(
             name=self.name,
@@ -157,7 +174,7 @@ class InteractionDataModule(pl.LightningDataModule):
     def _build_split(self, path: Path) -> LeaveOneOutSplit:
         raw = self.parse(path)
         check_rating_scale(raw, self.rating_scale)
-        raw = drop_duplicate_pairs(raw)
+        raw = self.filter(drop_duplicate_pairs(raw))
         raw = drop_sparse_users(raw, 3 if self.validation else 2)
         try:
             return leave_one_out(to_interactions(raw), self.validation, self.eval_negatives, self.split_seed)
@@ -178,10 +195,7 @@ class InteractionDataModule(pl.LightningDataModule):
     def _cache_path(self, sha256: str) -> Path | None:
         if self.cache_dir is None:
             return None
-        settings: list[Any] = [SPLIT_VERSION, sha256, self.validation, self.eval_negatives, self.split_seed]
-        if self.rating_scale is not None:  # a cache built without the check must not skip it
-            settings.append(self.rating_scale)
-        key = json.dumps(settings, sort_keys=True)
+        key = json.dumps([SPLIT_VERSION, sha256, *self.split_settings()], sort_keys=True)
         digest = hashlib.sha256(key.encode()).hexdigest()[:16]
         return self.cache_dir / self.name / f"split-{digest}.npz"
 
@@ -220,11 +234,11 @@ class InteractionDataModule(pl.LightningDataModule):
     def known_items(self) -> SparseRows:
         """Every item each user interacted with (train, validation, test): excluded from full ranking."""
         split = self._require_split()
-        users = [split.train_users, np.arange(split.n_users)]
-        items = [split.train_items, split.test_items]
-        if split.has_validation:
-            users.append(np.arange(split.n_users))
-            items.append(split.val_items)
+        users, items = [split.train_users], [split.train_items]
+        for held_out in (split.test_items, split.val_items):
+            present = np.flatnonzero(held_out >= 0)
+            users.append(present)
+            items.append(held_out[present])
         users_all, items_all = np.concatenate(users), np.concatenate(items)
         return SparseRows.from_coo(
             users_all, items_all, np.ones(len(users_all), np.float32), split.n_users, split.n_items
@@ -267,7 +281,10 @@ class InteractionDataModule(pl.LightningDataModule):
     def _eval_batches(self, targets: np.ndarray) -> EvalBatches:
         split = self._require_split()
         device = self.device
+        # Users without a held-out item (target -1) are not evaluated.
+        users = np.flatnonzero(targets >= 0)
         return EvalBatches(
+            users=torch.as_tensor(users).to(device),
             targets=torch.as_tensor(targets).to(device),
             negatives=self._on_device("negatives", lambda d: torch.as_tensor(split.eval_negatives).to(d)),
             known=self._on_device("known", lambda d: self.known_items().to(d)),

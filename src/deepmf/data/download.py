@@ -151,3 +151,63 @@ def locate(
             f"and the download failed: {exc}"
         ) from exc
     return root / candidates[0]
+
+
+@dataclass(frozen=True)
+class RemoteFile:
+    """A single file published at ``url``, saved as ``name`` under the data dir.
+
+    ``checksum`` is None only where no digest of the file has been published: the download is then
+    accepted unverified and its sha256 is logged, never invented.
+    """
+
+    url: str
+    name: str
+    checksum: Checksum | None
+
+
+def download_file(source: RemoteFile, data_dir: Path) -> Path:
+    """Download ``source`` into ``data_dir`` (atomically) and verify it against its pinned checksum."""
+    destination = data_dir / source.name
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=destination.parent, delete=False, suffix=".part") as tmp:
+        partial = Path(tmp.name)
+        log.info("downloading %s", source.url)
+        try:
+            with urllib.request.urlopen(source.url, timeout=60) as response:
+                shutil.copyfileobj(response, tmp)
+        except OSError as exc:
+            partial.unlink(missing_ok=True)
+            raise DataError(f"could not download {source.url} ({exc})") from exc
+    if source.checksum is None:
+        log.warning(
+            "%s has no published checksum; sha256 of the download: %s", source.url, sha256_of(partial)
+        )
+    elif not source.checksum.matches(partial):
+        got = source.checksum.of(partial)
+        partial.unlink(missing_ok=True)
+        raise DataError(
+            f"{source.url}: {source.checksum.algorithm} is {got}, expected {source.checksum.hexdigest}; "
+            "the download was refused and removed"
+        )
+    os.replace(partial, destination)
+    return destination
+
+
+def locate_or_download(
+    explicit: str | os.PathLike[str] | None,
+    data_dir: str | os.PathLike[str] | None,
+    candidates: list[str],
+    source: RemoteFile,
+) -> Path:
+    """Like :func:`locate`, for data published as a single file rather than a zip archive."""
+    root = Path(data_dir).expanduser() if data_dir else default_data_dir()
+    if explicit or any((root / name).is_file() for name in candidates):
+        return locate(explicit, root, candidates, None)
+    try:
+        return download_file(source, root)
+    except DataError as exc:
+        raise DataError(
+            f"none of {candidates} found under {root} (set {DATA_DIR_ENV} or data.data_dir), "
+            f"and the download failed: {exc}"
+        ) from exc

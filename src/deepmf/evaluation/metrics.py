@@ -10,9 +10,17 @@ from __future__ import annotations
 import torch
 
 
-def pessimistic_rank(target_scores: torch.Tensor, competitor_scores: torch.Tensor) -> torch.Tensor:
-    """``(B,)`` ranks: how many of each row's competitors score ``>=`` that row's target."""
-    return (competitor_scores >= target_scores.unsqueeze(-1)).sum(-1)
+def pessimistic_rank(
+    target_scores: torch.Tensor, competitor_scores: torch.Tensor, competes: torch.Tensor | None = None
+) -> torch.Tensor:
+    """``(B,)`` ranks: how many of each row's competitors score ``>=`` that row's target.
+
+    ``competes`` (``(B, C)`` bool) marks the columns that are real competitors; others never count.
+    """
+    beats = competitor_scores >= target_scores.unsqueeze(-1)
+    if competes is not None:
+        beats &= competes
+    return beats.sum(-1)
 
 
 def hit_rate(ranks: torch.Tensor, k: int) -> float:

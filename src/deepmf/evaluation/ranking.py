@@ -14,15 +14,19 @@ def rank_batch(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Return ``(sampled_ranks, full_ranks)`` for one chunk of users.
 
-    Sampled: the target against the user's fixed evaluation negatives (paper protocol).
+    Sampled: the target against the user's fixed evaluation negatives (paper protocol); padding (-1)
+    and copies of the target among them are ignored.
     Full: the target against every item the user never interacted with (all known items masked).
     ``model.prepare_evaluation()`` must have been called for this pass.
     """
-    users, targets = batch["users"], batch["targets"]
-    candidates = torch.cat([targets.unsqueeze(1), batch["negatives"]], dim=1)
+    users, targets, negatives = batch["users"], batch["targets"], batch["negatives"]
+    # Ragged candidate lists are padded with -1: a padded slot never competes, and neither does a copy
+    # of the target itself (some published NCF negative lists contain the user's test item).
+    competes = (negatives >= 0) & (negatives != targets.unsqueeze(1))
+    candidates = torch.cat([targets.unsqueeze(1), negatives.clamp(min=0)], dim=1)
     # A NaN score must never win a comparison: it becomes -inf, which ties (pessimistically) with -inf.
     sampled_scores = torch.nan_to_num(model.score_items(users, candidates).float(), nan=-torch.inf)
-    sampled = pessimistic_rank(sampled_scores[:, 0], sampled_scores[:, 1:])
+    sampled = pessimistic_rank(sampled_scores[:, 0], sampled_scores[:, 1:], competes)
 
     scores = torch.nan_to_num(model.score_all(users, n_items).float(), nan=-torch.inf)
     target_scores = scores.gather(1, targets.unsqueeze(1)).squeeze(1)
