@@ -123,17 +123,25 @@ class InteractionDataModule(pl.LightningDataModule):
 
     # --- split ------------------------------------------------------------------------------------
 
+    def source_id(self) -> tuple[str, str]:
+        """``(where the ratings come from, sha256 identifying them)``; the sha256 keys the split cache."""
+        path = self.raw_file()
+        return str(path), sha256_of(path)
+
+    def load_raw(self) -> RawRatings:
+        """The raw ratings (by default: parse the raw file; generated datasets override this)."""
+        return self.parse(self.raw_file())
+
     def setup(self, stage: str | None = None) -> None:
         if self.split is not None:
             return
-        path = self.raw_file()
-        sha256 = sha256_of(path)
+        source, sha256 = self.source_id()
         cache = self._cache_path(sha256)
         if cache is not None and cache.is_file():
             log.info("reusing split %s", cache)
             split = LeaveOneOutSplit.load(cache)
         else:
-            split = self._build_split(path)
+            split = self._build_split()
             if cache is not None:
                 split.save(cache)
                 log.info("saved split to %s", cache)
@@ -141,18 +149,18 @@ class InteractionDataModule(pl.LightningDataModule):
         self.split = split
         self.info = DatasetInfo(
             name=self.name,
-            source=str(path),
+            source=source,
             sha256=sha256,
             users=split.n_users,
             items=split.n_items,
             ratings=n_ratings,
-            notes=self.describe(path, sha256, split),
+            notes=self.describe(Path(source), sha256, split),
         )
         for note in self.info.notes:
             log.warning("%s: %s", self.name, note)
 
-    def _build_split(self, path: Path) -> LeaveOneOutSplit:
-        raw = drop_duplicate_pairs(self.parse(path))
+    def _build_split(self) -> LeaveOneOutSplit:
+        raw = drop_duplicate_pairs(self.load_raw())
         raw = drop_sparse_users(raw, 3 if self.validation else 2)
         return leave_one_out(to_interactions(raw), self.validation, self.eval_negatives, self.split_seed)
 
@@ -269,9 +277,7 @@ def check_data_options(
     if not isinstance(neg_ratio, int) or neg_ratio < 0:
         raise ConfigError(f"data.neg_ratio must be an integer >= 0, got {neg_ratio!r}")
     if negative_sampling not in ("resample", "once"):
-        raise ConfigError(
-            f"data.negative_sampling must be 'resample' or 'once', got {negative_sampling!r}"
-        )
+        raise ConfigError(f"data.negative_sampling must be 'resample' or 'once', got {negative_sampling!r}")
     if not isinstance(eval_negatives, int) or eval_negatives < 1:
         raise ConfigError(f"data.eval_negatives must be an integer >= 1, got {eval_negatives!r}")
     if input not in ("rating", "binary"):
