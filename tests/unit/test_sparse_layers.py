@@ -18,9 +18,9 @@ def random_rows(n_rows: int, n_columns: int, density: float, seed: int) -> Spars
     )
 
 
-@pytest.mark.parametrize("sparse_cost", [0, 10**9], ids=["direct", "factored"])
-def test_two_layers_equal_dense_rows_in_value_and_gradient(monkeypatch, sparse_cost):
-    monkeypatch.setattr(sparse_layers, "SPARSE_COST", sparse_cost)
+@pytest.mark.parametrize("plan", ["direct", "factored", "merged"])
+def test_two_layers_equal_dense_rows_in_value_and_gradient(monkeypatch, plan):
+    monkeypatch.setattr(sparse_layers, "first_layers_plan", lambda *shapes: plan)
     rows = random_rows(12, 30, 0.3, seed=0)
     batch = torch.tensor([3, 0, 7, 3, 11])  # a repeated row and rows of different lengths
     w1 = torch.randn(30, 16, requires_grad=True)
@@ -49,9 +49,11 @@ def test_single_layer_equals_dense_rows_in_value_and_gradient():
     assert torch.allclose(got_grad, expected_grad, atol=1e-4)
 
 
-def test_factored_backward_is_chosen_by_shapes():
-    assert sparse_layers.use_factored_backward(n_columns=1_000, width2=64, nnz=20_000)
-    assert not sparse_layers.use_factored_backward(n_columns=90_000, width2=64, nnz=20_000)
+def test_plan_is_chosen_by_shapes():
+    plan = sparse_layers.first_layers_plan
+    assert plan(n_columns=1_682, width1=512, width2=64, nnz=20_000) == "factored"  # ML-100k user tower
+    assert plan(n_columns=6_040, width1=1024, width2=64, nnz=150_000) == "merged"  # ML-1M item tower
+    assert plan(n_columns=90_000, width1=512, width2=64, nnz=15_000) == "direct"  # Amazon user tower
 
 
 @pytest.mark.parametrize("widths", [[8, 4], [8, 6, 4], [4]])

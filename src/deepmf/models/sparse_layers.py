@@ -9,10 +9,11 @@ weight gradients are computed here instead, exactly, from the transposed sparse 
 - ``dW2 = dz^T (A W1)``;
 - ``dW1 = A^T (dz W2)`` (*direct*, ``nnz x w1`` sparse multiply-adds), or, because ``l1`` is linear,
   ``dW1 = (A^T dz) W2`` (*factored*: ``nnz x w2`` sparse multiply-adds and one dense
-  ``n_columns x w2 x w1`` GEMM). Dense GEMMs run near peak, so the factored form wins when the batch's
-  non-zeros are many compared with ``n_columns`` (MovieLens); the direct one when the input dimension is
-  huge and the batch touches few of its rows (Amazon-scale catalogues). Both give the same gradient up to
-  float32 rounding; the choice depends on shapes only, so it never needs a device sync.
+  ``n_columns x w2 x w1`` GEMM), or, for very dense batches, the forward itself as ``A (W1 W2^T)``
+  (*merged*, see :func:`first_layers_plan`). Dense GEMMs run near peak, so the factored forms win when
+  the batch's non-zeros are many compared with ``n_columns`` (MovieLens); the direct one when the input
+  dimension is huge and the batch touches few of its rows (Amazon-scale catalogues). All give the same
+  values up to float32 rounding; the choice depends on shapes only, so it never needs a device sync.
 """
 
 from __future__ import annotations
@@ -42,9 +43,23 @@ def transpose_matmul(
     return torch.sparse.mm(transposed, x)
 
 
-def use_factored_backward(n_columns: int, width2: int, nnz: int) -> bool:
-    """Whether ``(A^T dz) W2`` (dense ``n_columns x width2`` work) beats ``A^T (dz W2)`` (``nnz`` sparse)."""
-    return n_columns * width2 <= SPARSE_COST * nnz
+def first_layers_plan(n_columns: int, width1: int, width2: int, nnz: int) -> str:
+    """The cheapest exact way to compute ``(A @ W1) @ W2^T`` and its weight gradients, from shapes only.
+
+    Costs in dense multiply-adds (a sparse one counts ``SPARSE_COST``):
+    ``direct``: embedding-bag at ``width1`` forward, ``A^T (dz W2)`` backward;
+    ``factored``: embedding-bag at ``width1`` forward, ``(A^T dz) W2`` backward (one ``n x w2 x w1`` GEMM);
+    ``merged``: ``A @ (W1 W2^T)`` forward, ``P = A^T dz``, ``dW1 = P W2``, ``dW2 = P^T W1`` (three GEMMs,
+    but the sparse work is only ``width2`` wide): wins when the batch's non-zeros exceed about
+    ``n_columns * width2 / 4``, e.g. ML-1M's item tower or a whole evaluation pass.
+    """
+    gemm = n_columns * width1 * width2
+    costs = {
+        "factored": SPARSE_COST * nnz * (width1 + width2) + gemm,
+        "direct": 2 * SPARSE_COST * nnz * width1,
+        "merged": 2 * SPARSE_COST * nnz * width2 + 3 * gemm,
+    }
+    return min(costs, key=costs.__getitem__)
 
 
 class _SparseRowsMatmul(torch.autograd.Function):
@@ -68,21 +83,27 @@ class _SparseRowsTwoLayers(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, weight1, weight2, indices, offsets, values):  # type: ignore[override]
+        plan = first_layers_plan(weight1.shape[0], weight1.shape[1], weight2.shape[0], len(indices))
+        ctx.plan, ctx.n_columns = plan, weight1.shape[0]
+        if plan == "merged":
+            merged = weight1 @ weight2.T
+            ctx.save_for_backward(weight1, weight2, indices, offsets, values)
+            return F.embedding_bag(indices, merged, offsets, mode="sum", per_sample_weights=values)
         hidden = F.embedding_bag(indices, weight1, offsets, mode="sum", per_sample_weights=values)
-        ctx.save_for_backward(weight2, hidden, indices, offsets, values)
-        ctx.n_columns = weight1.shape[0]
+        ctx.save_for_backward(hidden, weight2, indices, offsets, values)
         return hidden @ weight2.T
 
     @staticmethod
     def backward(ctx, grad_out):  # type: ignore[override]
-        weight2, hidden, indices, offsets, values = ctx.saved_tensors
-        grad_weight2 = grad_out.T @ hidden
+        saved, weight2, indices, offsets, values = ctx.saved_tensors
         bags = bag_of(offsets, len(indices))
-        if use_factored_backward(ctx.n_columns, weight2.shape[0], len(indices)):
-            grad_weight1 = transpose_matmul(indices, bags, values, ctx.n_columns, grad_out) @ weight2
-        else:
+        if ctx.plan == "direct":
             grad_weight1 = transpose_matmul(indices, bags, values, ctx.n_columns, grad_out @ weight2)
-        return grad_weight1, grad_weight2, None, None, None
+            return grad_weight1, grad_out.T @ saved, None, None, None
+        projected = transpose_matmul(indices, bags, values, ctx.n_columns, grad_out)  # A^T dz
+        if ctx.plan == "factored":
+            return projected @ weight2, grad_out.T @ saved, None, None, None
+        return projected @ weight2, projected.T @ saved, None, None, None  # saved is W1
 
 
 def sparse_rows_matmul(
