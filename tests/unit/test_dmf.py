@@ -69,6 +69,21 @@ def test_evaluation_scoring_matches_training_scoring():
     assert torch.allclose(all_scores, pair_scores, atol=1e-6)
     candidates = torch.tensor([[3, 1], [0, 2]])
     assert torch.allclose(model.score_items(users, candidates), all_scores.gather(1, candidates))
+    sampled, full = model.score_items_and_all(users, candidates, 4)
+    assert torch.allclose(sampled, model.score_items(users, candidates))
+    assert torch.allclose(full, all_scores)
+
+
+def test_evaluation_item_vectors_are_computed_in_chunks(monkeypatch):
+    import deepmf.models.base as base
+
+    torch.manual_seed(0)
+    model = DMF(small_matrix(), user_widths=[8, 4], item_widths=[6, 4], init_std=0.3)
+    model.prepare_evaluation()
+    whole = model._eval_items.clone()
+    monkeypatch.setattr(base, "EVAL_TOWER_CHUNK", 3)
+    model.prepare_evaluation()
+    assert torch.allclose(model._eval_items, whole, atol=1e-6)
 
 
 def test_tower_widths_follow_the_paper_defaults():

@@ -143,15 +143,23 @@ class InteractionDataModule(pl.LightningDataModule):
 
     # --- split ------------------------------------------------------------------------------------
 
+    def source_id(self) -> tuple[str, str]:
+        """``(where the ratings come from, sha256 identifying them)``; the sha256 keys the split cache."""
+        path = self.raw_file()
+        return str(path), self.fingerprint(path)
+
+    def load_raw(self) -> RawRatings:
+        """The raw ratings (by default: parse the raw file; generated datasets override this)."""
+        return self.parse(self.raw_file())
+
     def setup(self, stage: str | None = None) -> None:
         if self.split is not None:
             return
-        path = self.raw_file()
-        sha256 = self.fingerprint(path)
+        source, sha256 = self.source_id()
         cache = self._cache_path(sha256)
         split = self._load_cache(cache) if cache is not None and cache.is_file() else None
         if split is None:
-            split = self._build_split(path)
+            split = self._build_split(source)
             if cache is not None:
                 split.save(cache)
                 log.info("saved split to %s", cache)
@@ -161,25 +169,25 @@ class InteractionDataModule(pl.LightningDataModule):
         self.split = split
         self.info = DatasetInfo(
             name=self.name,
-            source=str(path),
+            source=source,
             sha256=sha256,
             users=split.n_users,
             items=split.n_items,
             ratings=n_ratings,
-            notes=self.describe(path, sha256, split),
+            notes=self.describe(Path(source), sha256, split),
         )
         for note in self.info.notes:
             log.warning("%s: %s", self.name, note)
 
-    def _build_split(self, path: Path) -> LeaveOneOutSplit:
-        raw = self.parse(path)
+    def _build_split(self, source: str) -> LeaveOneOutSplit:
+        raw = self.load_raw()
         check_rating_scale(raw, self.rating_scale)
         raw = self.filter(drop_duplicate_pairs(raw))
         raw = drop_sparse_users(raw, 3 if self.validation else 2)
         try:
             return leave_one_out(to_interactions(raw), self.validation, self.eval_negatives, self.split_seed)
         except DataError as exc:
-            raise DataError(f"{path}: {exc}") from exc
+            raise DataError(f"{source}: {exc}") from exc
 
     @staticmethod
     def _load_cache(cache: Path) -> LeaveOneOutSplit | None:

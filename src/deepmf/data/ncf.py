@@ -331,5 +331,5 @@ class NCFSplit(InteractionDataModule):
     def split_settings(self) -> list[Any]:
         return [self.validation, self.split_seed, self.drop_known]
 
-    def _build_split(self, path: Path) -> LeaveOneOutSplit:
+    def _build_split(self, source: str) -> LeaveOneOutSplit:
         return build_ncf_split(self.files(), self.validation, self.split_seed, self.drop_known)

@@ -25,10 +25,11 @@ def rank_batch(
     competes = (negatives >= 0) & (negatives != targets.unsqueeze(1))
     candidates = torch.cat([targets.unsqueeze(1), negatives.clamp(min=0)], dim=1)
     # A NaN score must never win a comparison: it becomes -inf, which ties (pessimistically) with -inf.
-    sampled_scores = torch.nan_to_num(model.score_items(users, candidates).float(), nan=-torch.inf)
+    sampled_scores, scores = model.score_items_and_all(users, candidates, n_items)
+    sampled_scores = torch.nan_to_num(sampled_scores.float(), nan=-torch.inf)
     sampled = pessimistic_rank(sampled_scores[:, 0], sampled_scores[:, 1:], competes)
 
-    scores = torch.nan_to_num(model.score_all(users, n_items).float(), nan=-torch.inf)
+    scores = torch.nan_to_num(scores.float(), nan=-torch.inf)
     target_scores = scores.gather(1, targets.unsqueeze(1)).squeeze(1)
     # Known items (train, validation and test, the target included) are not competitors.
     scores[batch["known_rows"], batch["known_items"]] = float("-inf")

@@ -15,6 +15,8 @@ from deepmf.errors import ConfigError
 
 #: Scores are cosines clamped into (0, 1) so that log(y) and log(1 - y) stay finite (Eq. 13).
 SCORE_MIN, SCORE_MAX = 1e-6, 1.0 - 1e-6
+#: Items per item-tower call when precomputing evaluation vectors (bounds the first layer's output).
+EVAL_TOWER_CHUNK = 8192
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,12 @@ class Recommender(nn.Module):
         all_items = torch.arange(n_items, device=users.device).expand(len(users), n_items)
         return self.score_items(users, all_items)
 
+    def score_items_and_all(
+        self, users: torch.Tensor, items: torch.Tensor, n_items: int
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(score_items(users, items), score_all(users, n_items))``; models may share work between them."""
+        return self.score_items(users, items), self.score_all(users, n_items)
+
 
 class CosineTwoTower(Recommender):
     """Users and items mapped to vectors by separate towers and scored by clamped cosine (Eq. 8, 13)."""
@@ -65,9 +73,10 @@ class CosineTwoTower(Recommender):
         return (p * q).sum(-1).clamp(SCORE_MIN, SCORE_MAX)
 
     def prepare_evaluation(self) -> None:
-        n_items = self.n_items
-        self._eval_items = F.normalize(
-            self.item_vectors(torch.arange(n_items, device=self.device_hint())), dim=-1
+        # In chunks: the item tower's first layer is (chunk x width) floats, not (n_items x width).
+        items = torch.arange(self.n_items, device=self.device_hint())
+        self._eval_items = torch.cat(
+            [F.normalize(self.item_vectors(chunk), dim=-1) for chunk in items.split(EVAL_TOWER_CHUNK)]
         )
 
     def device_hint(self) -> torch.device:
@@ -83,6 +92,14 @@ class CosineTwoTower(Recommender):
 
     def score_all(self, users: torch.Tensor, n_items: int) -> torch.Tensor:
         return (self._normalized_users(users) @ self._eval_items.T).clamp(SCORE_MIN, SCORE_MAX)
+
+    def score_items_and_all(
+        self, users: torch.Tensor, items: torch.Tensor, n_items: int
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        # The user tower runs once for both the sampled and the full ranking.
+        p = self._normalized_users(users)
+        sampled = torch.einsum("bd,bcd->bc", p, self._eval_items[items]).clamp(SCORE_MIN, SCORE_MAX)
+        return sampled, (p @ self._eval_items.T).clamp(SCORE_MIN, SCORE_MAX)
 
 
 ModelBuilder = Callable[[Any, ModelContext], Recommender]

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
+import torch
 from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
@@ -78,6 +79,8 @@ def train(cfg: DictConfig, output_dir: Path, overrides: list[str] | None = None)
     try:
         check_config(cfg)
         pl.seed_everything(cfg.seed, workers=True, verbose=False)
+        if cfg.get("threads"):
+            torch.set_num_threads(int(cfg.threads))
         datamodule: InteractionDataModule = build(cfg.data)
         datamodule.setup("fit")
         assert datamodule.info is not None
