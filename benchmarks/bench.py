@@ -26,11 +26,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import platform
 import resource
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(os.environ.get("DEEPMF_DATA_DIR", ROOT / "data"))
@@ -205,18 +208,25 @@ def main() -> None:
     parser.add_argument("--batches", nargs="+", type=int, default=[256, 4096])
     parser.add_argument("--steps", type=int, default=200, help="timed steps at batch 256 (fewer for larger)")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--out", type=Path, help="also write the table (with its command and machine) here")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         print(json.dumps(worker(json.loads(args.worker))))
         return
 
-    print(f"threads={args.threads}, steps={args.steps} at batch 256 (scaled down for larger batches)\n")
-    print(
+    lines: list[str] = []
+
+    def say(line: str = "", **_: object) -> None:
+        say(line, flush=True)
+        lines.append(line)
+
+    say(f"threads={args.threads}, steps={args.steps} at batch 256 (scaled down for larger batches)\n")
+    say(
         "| dataset | batch | implementation | pairs/s | s/epoch | cpu ms/step | eval s | peak RSS MB "
         "| wall / deepmf+lightning | CPU per pair / deepmf+lightning |"
     )
-    print("|---|---|---|---|---|---|---|---|---|")
+    say("|---|---|---|---|---|---|---|---|---|")
     for dataset in args.datasets:
         for batch in args.batches:
             steps = max(10, args.steps * 256 // batch)
@@ -238,24 +248,43 @@ def main() -> None:
                     datamodule.setup()
                     if datamodule.n_users * datamodule.n_items > DENSE_LIMIT:
                         gb = datamodule.n_users * datamodule.n_items * 4 / 1e9
-                        print(
+                        say(
                             f"| {dataset} | {batch} | dense | skipped: dense Y needs {gb:.1f} GB "
                             "| | | | | | |"
                         )
                         continue
                 result = run_one(spec)
                 if "skipped" in result:
-                    print(f"| {dataset} | {batch} | {impl} | skipped: {result['skipped']} | | | | | | |")
+                    say(f"| {dataset} | {batch} | {impl} | skipped: {result['skipped']} | | | | | | |")
                     continue
                 cpu_per_pair = result["cpu_ms_per_step"] / result["pairs_per_step"]
                 base = base or (result["s_per_epoch"], cpu_per_pair)
-                print(
+                say(
                     f"| {dataset} | {batch} | {impl} | {fmt(result['pairs_per_s'], 0)} "
                     f"| {fmt(result['s_per_epoch'])} | {fmt(result['cpu_ms_per_step'], 2)} "
                     f"| {fmt(result.get('eval_s'), 2)} | {fmt(result['peak_rss_mb'], 0)} "
                     f"| {result['s_per_epoch'] / base[0]:.2f}x | {cpu_per_pair / base[1]:.2f}x |",
                     flush=True,
                 )
+    if args.out:
+        write_report(args.out, lines)
+
+
+def write_report(path: Path, lines: list[str]) -> None:
+    """The printed table, headed by the command that produced it and the machine it ran on."""
+    cpu = platform.processor() or platform.machine()
+    for line in Path("/proc/cpuinfo").read_text().splitlines() if Path("/proc/cpuinfo").exists() else []:
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    header = [
+        f"Generated {time.strftime('%Y-%m-%d %H:%M')} by `python benchmarks/{Path(__file__).name} "
+        f"{' '.join(sys.argv[1:])}` on {os.cpu_count()} cores ({cpu}), torch {torch.__version__}, "
+        f"load average {os.getloadavg()[0]:.1f} at the end.",
+        "",
+    ]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(header + lines) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -127,3 +127,15 @@ def test_results_document_files_single_runs_under_a_table(tmp_path):
     assert "DMF-2-nce beats NeuMF-p" in table2
     assert "_No runs yet: `python train.py experiment=table4`" in text
     assert not re.search(r"\{\{\s*\w+\s*\}\}", text)  # every placeholder filled
+
+
+def test_results_document_includes_tool_written_files(tmp_path):
+    template = tmp_path / "template.md"
+    template.write_text("# R\n{{include:bench/ml100k.md}}\n{{include:bench/missing.md}}\n")
+    (tmp_path / "docs" / "bench").mkdir(parents=True)
+    (tmp_path / "docs" / "bench" / "ml100k.md").write_text("| a | b |\n")
+    out = tmp_path / "docs" / "results.md"
+    write_results([], out, template)
+    text = out.read_text()
+    assert "| a | b |" in text
+    assert "Not measured yet" in text and "bench/missing.md" in text

@@ -24,6 +24,15 @@ from deepmf.report.layouts import LAYOUTS, PROTOCOLS, dataset_title
 
 DEFAULT_TEMPLATE = Path(__file__).resolve().parents[3] / "docs" / "results.template.md"
 PLACEHOLDER = re.compile(r"\{\{\s*(\w+)\s*\}\}")
+#: ``{{include:benchmarks/ml100k.md}}``: a file that a tool wrote (e.g. benchmarks/bench.py --out), relative
+#: to the results document's folder, so measured tables are pasted by code, never by hand.
+INCLUDE = re.compile(r"\{\{\s*include:([\w./-]+)\s*\}\}")
+
+
+def included(path: Path) -> str:
+    if not path.is_file():
+        return f"_Not measured yet: `{path}` does not exist (see the command above)._\n"
+    return path.read_text(encoding="utf-8")
 NDCG, HR = PROTOCOLS["sampled"][1], PROTOCOLS["sampled"][0]
 
 
@@ -53,6 +62,7 @@ def write_results(sources: list[tuple[str | None, Path]], path: Path, template: 
         + ".\n"
     )
     text = (template or DEFAULT_TEMPLATE).read_text(encoding="utf-8")
+    text = INCLUDE.sub(lambda m: included(path.parent / m.group(1)), text)
     text = PLACEHOLDER.sub(lambda m: sections.get(m.group(1), m.group(0)), text)
     write_atomic(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
