@@ -169,6 +169,8 @@ class Report:
                 markdown_table(*self.table("sampled")),
                 f"{h}# Full ranking: the test item against every item the user never interacted with\n",
                 markdown_table(*self.table("full")),
+                f"{h}# Cost: epochs, selected epoch and training time (means over completed runs)\n",
+                markdown_table(*self.cost_table()),
             ]
         if self.layout.figure:
             out.append(f"![{self.layout.title}](figure2.png)\n")
@@ -182,6 +184,30 @@ class Report:
             ]
             out.append(f"{h}# Failed jobs\n\n" + markdown_table(["job", "overrides", "error"], rows))
         return "\n".join(out)
+
+    def cost_table(self) -> tuple[list[str], list[list[str]]]:
+        """Per dataset and configuration: epochs trained, selected epoch, s/epoch and wall seconds."""
+        done = self.summary[self.summary["status"] == "completed"]
+        header = ["dataset", "configuration", "runs", "epochs", "selected epoch", "s/epoch", "wall s"]
+        rows = []
+        for (dataset, factor), group in done.groupby(["dataset", "factor"], sort=False):
+
+            def mean(column: str, digits: int = 1, group: pd.DataFrame = group) -> str:
+                values = pd.to_numeric(group[column], errors="coerce").dropna()
+                return f"{values.mean():.{digits}f}" if len(values) else "–"
+
+            rows.append(
+                [
+                    str(dataset),
+                    str(factor),
+                    str(len(group)),
+                    mean("epochs_trained"),
+                    mean("best_epoch"),
+                    mean("seconds_per_epoch"),
+                    mean("wall_time_s", 0),
+                ]
+            )
+        return header, rows
 
     def _provenance(self) -> str:
         done = len(self.jobs) - len(self.failed)
