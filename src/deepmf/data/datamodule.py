@@ -6,6 +6,7 @@ import hashlib
 import json
 import logging
 from abc import abstractmethod
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -55,6 +56,19 @@ class DatasetInfo:
             "density": round(self.density, 6),
             "notes": list(self.notes),
         }
+
+
+class FullBatch:
+    """A loader of one batch (not a list: Lightning reads a list as several loaders)."""
+
+    def __init__(self, users: torch.Tensor, items: torch.Tensor, ratings: torch.Tensor) -> None:
+        self.batch = (users, items, ratings)
+
+    def __len__(self) -> int:
+        return 1
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+        yield self.batch
 
 
 class InteractionDataModule(pl.LightningDataModule):
@@ -111,6 +125,9 @@ class InteractionDataModule(pl.LightningDataModule):
         self.split: LeaveOneOutSplit | None = None
         self.info: DatasetInfo | None = None
         self._device_tensors: dict[str, Any] = {}
+        #: Set by the run for models fitted without gradients (closed form, ALS): every epoch is then
+        #: one batch of all training positives instead of thousands of sampled-pair batches.
+        self.full_batch = False
 
     # --- what subclasses provide -------------------------------------------------------------------
 
@@ -265,7 +282,15 @@ class InteractionDataModule(pl.LightningDataModule):
             self._device_tensors[key] = (device, build(device))
         return self._device_tensors[key][1]
 
-    def train_dataloader(self) -> TrainBatches:
+    def full_batch_dataloader(self) -> FullBatch:
+        """A single batch: every training positive ``(users, items, ratings)``, no negatives."""
+        split = self._require_split()
+        arrays = (split.train_users, split.train_items, split.train_ratings.astype(np.float32))
+        return self._on_device("full_batch", lambda d: FullBatch(*(torch.as_tensor(a).to(d) for a in arrays)))
+
+    def train_dataloader(self) -> TrainBatches | FullBatch:
+        if self.full_batch:
+            return self.full_batch_dataloader()
         split = self._require_split()
 
         def build(device: torch.device) -> TrainBatches:

@@ -1,6 +1,6 @@
 """Models: each registers a name that ``model=<name>`` selects."""
 
-from deepmf.models import dmf, lfm  # noqa: F401  (registration side effects)
+from deepmf.models import dmf, eals, ease, itemknn, itempop, lfm, ncf  # noqa: F401  (registration side effects)
 from deepmf.models.base import (
     MODELS,
     ModelContext,

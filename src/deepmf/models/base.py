@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -18,6 +18,10 @@ SCORE_MIN, SCORE_MAX = 1e-6, 1.0 - 1e-6
 #: Items per item-tower call when precomputing evaluation vectors (bounds the first layer's output).
 EVAL_TOWER_CHUNK = 8192
 
+#: (user, item) pairs per ``forward`` call when a model without a faster path scores many candidates:
+#: bounds the activations of pairwise models (e.g. NeuMF's MLP) whatever the evaluation chunk size.
+PAIRS_PER_FORWARD = 1 << 18
+
 
 @dataclass(frozen=True)
 class ModelContext:
@@ -27,6 +31,9 @@ class ModelContext:
     n_items: int
     train_matrix: SparseRows
     max_rating: float
+    #: Weights of component models trained earlier in the same run (see ``ModelSpec.components``),
+    #: by component name; empty unless the model asks for components.
+    pretrained: Mapping[str, dict[str, torch.Tensor]] = field(default_factory=dict)
 
 
 class Recommender(nn.Module):
@@ -41,8 +48,15 @@ class Recommender(nn.Module):
         """Precompute anything shared by all users of an evaluation pass."""
 
     def score_items(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
+        # Pairwise fallback, in slices of users so that at most PAIRS_PER_FORWARD pairs are in flight.
         batch, candidates = items.shape
-        return self(users.repeat_interleave(candidates), items.reshape(-1)).view(batch, candidates)
+        step = max(1, PAIRS_PER_FORWARD // candidates)
+        return torch.cat(
+            [
+                self(users[s : s + step].repeat_interleave(candidates), items[s : s + step].reshape(-1))
+                for s in range(0, batch, step)
+            ]
+        ).view(batch, candidates)
 
     def score_all(self, users: torch.Tensor, n_items: int) -> torch.Tensor:
         all_items = torch.arange(n_items, device=users.device).expand(len(users), n_items)
@@ -104,14 +118,26 @@ class CosineTwoTower(Recommender):
 
 ModelBuilder = Callable[[Any, ModelContext], Recommender]
 ConfigCheck = Callable[[Any], None]
+#: ``components(model_config) -> {name: run-config overrides}``: models to train first, in the same run.
+Components = Callable[[Any], dict[str, dict[str, Any]]]
+
+
+def no_components(config: Any) -> dict[str, dict[str, Any]]:
+    """Most models are trained from scratch."""
+    return {}
 
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """How to build a registered model, and how to check its config before any data is loaded."""
+    """How to build a registered model, and how to check its config before any data is loaded.
+
+    ``components`` names models the run trains first (each a full run with the given config overrides,
+    selected on validation); their best weights reach the builder as ``context.pretrained[name]``.
+    """
 
     build: ModelBuilder
     check: ConfigCheck
+    components: Components = no_components
 
 
 MODELS: dict[str, ModelSpec] = {}
@@ -121,11 +147,13 @@ def no_check(config: Any) -> None:
     """For models without options to validate."""
 
 
-def register_model(name: str, check: ConfigCheck = no_check) -> Callable[[ModelBuilder], ModelBuilder]:
+def register_model(
+    name: str, check: ConfigCheck = no_check, components: Components = no_components
+) -> Callable[[ModelBuilder], ModelBuilder]:
     """Register ``builder(config, context) -> Recommender`` under ``name`` (``model.name`` in configs)."""
 
     def decorate(builder: ModelBuilder) -> ModelBuilder:
-        MODELS[name] = ModelSpec(builder, check)
+        MODELS[name] = ModelSpec(builder, check, components)
         return builder
 
     return decorate

@@ -21,10 +21,13 @@ from deepmf.errors import ConfigError, DeepMFError
 from deepmf.io import write_json_atomic
 from deepmf.losses import PointwiseLoss
 from deepmf.models import ModelContext, build_model, check_model_config
+from deepmf.models.fitted import FittedRecommender
 from deepmf.training.callbacks import EpochHistory
 from deepmf.training.checkpoint_io import SafeCheckpointIO
+from deepmf.training.fitted import FittedRecommenderModule
 from deepmf.training.loggers import build_loggers, finish_wandb
 from deepmf.training.module import RecommenderModule
+from deepmf.training.pretrain import train_components
 
 log = logging.getLogger(__name__)
 
@@ -93,15 +96,24 @@ def train(cfg: DictConfig, output_dir: Path, overrides: list[str] | None = None)
             datamodule.info.ratings,
             datamodule.info.density,
         )
+        pretrained, record["components"] = train_components(cfg, output_dir, train)
         context = ModelContext(
             n_users=datamodule.n_users,
             n_items=datamodule.n_items,
             train_matrix=datamodule.train_matrix(),
             max_rating=datamodule.max_rating,
+            pretrained=pretrained,
         )
         model = build_model(cfg.model, context)
-        loss = PointwiseLoss(cfg.loss.name, cfg.loss.max_rating or datamodule.max_rating)
-        module = RecommenderModule(model, loss, cfg.optim.lr, list(cfg.eval.ks), datamodule.n_items)
+        trainer_overrides: dict[str, Any] = {}
+        if isinstance(model, FittedRecommender):
+            # One fit step per epoch, on one batch: no sampled-pair batches, no optimiser.
+            module: RecommenderModule = FittedRecommenderModule(model, list(cfg.eval.ks), datamodule.n_items)
+            datamodule.full_batch = True
+            trainer_overrides["max_epochs"] = model.fit_epochs
+        else:
+            loss = PointwiseLoss(cfg.loss.name, cfg.loss.max_rating or datamodule.max_rating)
+            module = RecommenderModule(model, loss, cfg.optim.lr, list(cfg.eval.ks), datamodule.n_items)
 
         has_validation = datamodule.split is not None and datamodule.split.has_validation
         resume = cfg.get("resume")
@@ -131,6 +143,7 @@ def train(cfg: DictConfig, output_dir: Path, overrides: list[str] | None = None)
             logger=loggers or False,
             default_root_dir=str(output_dir),
             plugins=[SafeCheckpointIO()],
+            **trainer_overrides,
         )
         trainer.fit(module, datamodule=datamodule, ckpt_path=resume or None, weights_only=True)
         # Never select on test: the tested weights are the ones chosen by validation.

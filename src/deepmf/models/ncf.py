@@ -1,0 +1,141 @@
+"""NCF (He et al., WWW 2017): GMF, MLP and their fusion NeuMF, trained with BCE on sampled negatives.
+
+All three are ``sigmoid(h^T phi(u, i))`` where ``phi`` concatenates one or two branches:
+GMF ``p_u * q_i`` (their Eq. 9), MLP ``ReLU`` layers over ``[p_u, q_i]`` (Eq. 10) and NeuMF both, each
+with its own embeddings (Eq. 11-12). NeuMF-p (``model.pretrain=true``): the run first trains GMF and
+MLP (see :func:`neumf_components`), then NeuMF starts from their weights with
+``h = [alpha h_gmf, (1 - alpha) h_mlp]`` (Eq. 13).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from deepmf.errors import ConfigError
+from deepmf.models.base import SCORE_MAX, SCORE_MIN, ModelContext, Recommender, register_model
+
+
+def embedding(count: int, dim: int, init_std: float) -> nn.Embedding:
+    table = nn.Embedding(count, dim)
+    nn.init.normal_(table.weight, std=init_std)
+    return table
+
+
+class GMFBranch(nn.Module):
+    """Generalized matrix factorisation: the element-wise product of user and item embeddings."""
+
+    def __init__(self, n_users: int, n_items: int, factors: int, init_std: float) -> None:
+        super().__init__()
+        self.width = factors
+        self.user_embedding = embedding(n_users, factors, init_std)
+        self.item_embedding = embedding(n_items, factors, init_std)
+
+    def forward(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
+        return self.user_embedding(users) * self.item_embedding(items)
+
+
+class MLPBranch(nn.Module):
+    """``layers[0] / 2``-wide user and item embeddings, concatenated, through ReLU layers ``layers[1:]``."""
+
+    def __init__(self, n_users: int, n_items: int, layers: list[int], init_std: float) -> None:
+        super().__init__()
+        self.width = layers[-1]
+        self.user_embedding = embedding(n_users, layers[0] // 2, init_std)
+        self.item_embedding = embedding(n_items, layers[0] // 2, init_std)
+        modules: list[nn.Module] = []
+        for width_in, width_out in zip(layers[:-1], layers[1:]):
+            modules += [nn.Linear(width_in, width_out), nn.ReLU()]
+        self.tower = nn.Sequential(*modules)
+
+    def forward(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
+        return self.tower(torch.cat([self.user_embedding(users), self.item_embedding(items)], dim=-1))
+
+
+class NCF(Recommender):
+    """``sigmoid(h^T [branch(u, i) for each branch])``, clamped into (0, 1) like every score here."""
+
+    def __init__(self, branches: dict[str, nn.Module]) -> None:
+        super().__init__()
+        self.branches = nn.ModuleDict(branches)
+        self.predict = nn.Linear(sum(branch.width for branch in branches.values()), 1)
+
+    def forward(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
+        features = torch.cat([branch(users, items) for branch in self.branches.values()], dim=-1)
+        return torch.sigmoid(self.predict(features).squeeze(-1)).clamp(SCORE_MIN, SCORE_MAX)
+
+    def load_pretrained(self, pretrained: dict[str, dict[str, torch.Tensor]], alpha: float) -> None:
+        """Eq. 13: copy each branch from its single-branch model; ``h`` is their weighted concatenation."""
+        shares = {"gmf": alpha, "mlp": 1.0 - alpha}
+        weights, bias = [], torch.zeros(1)
+        for name, branch in self.branches.items():
+            state = pretrained[name]
+            prefix = f"branches.{name}."
+            branch.load_state_dict({k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)})
+            weights.append(shares[name] * state["predict.weight"])
+            bias = bias + shares[name] * state["predict.bias"]
+        with torch.no_grad():
+            self.predict.weight.copy_(torch.cat(weights, dim=1))
+            self.predict.bias.copy_(bias)
+
+
+def gmf_branch(config: Any, context: ModelContext) -> GMFBranch:
+    return GMFBranch(context.n_users, context.n_items, config.factors, config.init_std)
+
+
+def mlp_branch(config: Any, context: ModelContext) -> MLPBranch:
+    return MLPBranch(context.n_users, context.n_items, list(config.mlp_layers), config.init_std)
+
+
+def check_ncf_config(config: Any, uses: tuple[str, ...]) -> None:
+    if "gmf" in uses:
+        factors = config.get("factors")
+        if isinstance(factors, bool) or not isinstance(factors, int) or factors < 1:
+            raise ConfigError(f"model.factors must be an integer >= 1, got {factors!r}")
+    if "mlp" in uses:
+        layers = list(config.get("mlp_layers") or [])
+        if len(layers) < 2 or any(not isinstance(w, int) or w < 1 for w in layers) or layers[0] % 2:
+            raise ConfigError(
+                f"model.mlp_layers must list >= 2 positive integers, the first even, got {layers!r}"
+            )
+    if not config.get("init_std", 0) > 0:
+        raise ConfigError(f"model.init_std must be > 0, got {config.get('init_std')!r}")
+
+
+@register_model("gmf", check=lambda config: check_ncf_config(config, ("gmf",)))
+def build_gmf(config: Any, context: ModelContext) -> NCF:
+    return NCF({"gmf": gmf_branch(config, context)})
+
+
+@register_model("mlp", check=lambda config: check_ncf_config(config, ("mlp",)))
+def build_mlp(config: Any, context: ModelContext) -> NCF:
+    return NCF({"mlp": mlp_branch(config, context)})
+
+
+def check_neumf_config(config: Any) -> None:
+    check_ncf_config(config, ("gmf", "mlp"))
+    if not 0 <= config.get("alpha", -1) <= 1:
+        raise ConfigError(f"model.alpha must be in [0, 1], got {config.get('alpha')!r}")
+
+
+def neumf_components(config: Any) -> dict[str, dict[str, Any]]:
+    """NeuMF-p: train GMF and MLP first, in the same run, with NeuMF's branch sizes.
+
+    Each is a full run (same data, seed, trainer; ``model.pretrain_lr`` as its learning rate), selected
+    on validation; its best weights initialise NeuMF. Plain NeuMF needs no components.
+    """
+    if not config.get("pretrain"):
+        return {}
+    shared = {"init_std": config.init_std, "factors": config.factors, "mlp_layers": list(config.mlp_layers)}
+    optim = {"lr": config.pretrain_lr} if config.get("pretrain_lr") else {}
+    return {name: {"model": {"name": name, **shared}, "optim": optim} for name in ("gmf", "mlp")}
+
+
+@register_model("neumf", check=check_neumf_config, components=neumf_components)
+def build_neumf(config: Any, context: ModelContext) -> NCF:
+    model = NCF({"gmf": gmf_branch(config, context), "mlp": mlp_branch(config, context)})
+    if config.get("pretrain"):
+        model.load_pretrained(dict(context.pretrained), float(config.alpha))
+    return model

@@ -1,0 +1,45 @@
+import pytest
+import torch
+
+import deepmf.models.base as base
+from tests.models_contract import build, planted_matrix
+
+
+def logits(model, users, items):
+    probabilities = model(users, items).double()
+    return torch.log(probabilities) - torch.log1p(-probabilities)
+
+
+@pytest.mark.parametrize("alpha", [0.0, 0.5, 1.0])
+def test_neumf_p_starts_as_the_alpha_mix_of_gmf_and_mlp(alpha):
+    matrix = planted_matrix()
+    gmf, mlp = build("gmf", matrix), build("mlp", matrix)
+    for model in (gmf, mlp):  # move off the initialisation so that copying matters
+        torch.nn.init.normal_(model.predict.weight, std=0.5)
+        torch.nn.init.normal_(model.predict.bias, std=0.5)
+    context_weights = {"gmf": gmf.state_dict(), "mlp": mlp.state_dict()}
+    neumf = build("neumf", matrix)
+    neumf.load_pretrained(context_weights, alpha)
+    users, items = torch.tensor([0, 3, 12, 17]), torch.tensor([0, 5, 11, 2])
+    expected = alpha * logits(gmf, users, items) + (1 - alpha) * logits(mlp, users, items)
+    torch.testing.assert_close(logits(neumf, users, items), expected, rtol=1e-4, atol=1e-4)
+
+
+def test_pairwise_scoring_is_sliced_and_equals_one_big_forward(monkeypatch):
+    model = build("neumf", planted_matrix())
+    users = torch.arange(18)
+    items = torch.arange(18).expand(18, 18)
+    whole = model(users.repeat_interleave(18), items.reshape(-1)).view(18, 18)
+    calls = []
+    original = type(model).forward
+
+    def counting_forward(self, u, i):
+        calls.append(len(u))
+        return original(self, u, i)
+
+    monkeypatch.setattr(base, "PAIRS_PER_FORWARD", 40)
+    monkeypatch.setattr(type(model), "forward", counting_forward)
+    with torch.no_grad():
+        sliced = model.score_all(users, 18)
+    torch.testing.assert_close(sliced, whole.detach())
+    assert max(calls) <= 40 and sum(calls) == 18 * 18
