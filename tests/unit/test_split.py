@@ -55,21 +55,26 @@ def test_test_item_is_the_latest_rating(tmp_path):
         assert test_time == latest
 
 
-def test_timestamp_ties_break_by_original_item_id_whatever_the_line_order():
-    def split_of(order):
+def test_timestamp_ties_break_by_a_seeded_item_order_whatever_the_line_order():
+    def test_item(order, seed):
         raw = RawRatings(
-            users=np.array([1, 1, 1, 1])[order],
-            items=np.array([30, 10, 20, 40])[order],
-            ratings=np.ones(4, np.float32),
-            timestamps=np.array([5, 9, 9, 1])[order],
+            users=np.array([1, 1, 1, 1, 1])[order],
+            items=np.array([30, 10, 20, 40, 50])[order],
+            ratings=np.ones(5, np.float32),
+            timestamps=np.array([5, 9, 9, 9, 1])[order],
             source="test",
         )
         data = to_interactions(raw)
-        split = leave_one_out(data, validation=False, n_negatives=0, seed=0)
-        return data.item_ids[split.test_items[0]]
+        split = leave_one_out(data, validation=False, n_negatives=0, seed=seed)
+        return int(data.item_ids[split.test_items[0]])
 
-    assert split_of([0, 1, 2, 3]) == 20
-    assert split_of([3, 2, 1, 0]) == 20
+    picks = set()
+    for seed in range(12):
+        pick = test_item([0, 1, 2, 3, 4], seed)
+        assert pick == test_item([4, 3, 2, 1, 0], seed)  # line order never matters
+        assert pick in {10, 20, 40}  # always one of the latest ratings
+        picks.add(pick)
+    assert len(picks) > 1  # the tie is broken by the seeded order, not always by the same id
 
 
 def test_eval_negatives_are_distinct_and_never_the_users_items(tmp_path):
