@@ -139,3 +139,22 @@ def test_results_document_includes_tool_written_files(tmp_path):
     text = out.read_text()
     assert "| a | b |" in text
     assert "Not measured yet" in text and "bench/missing.md" in text
+
+
+def test_best_job_is_chosen_on_validation_never_test(tmp_path):
+    from deepmf.report.best import best_job
+
+    def job(name: str, val: float, test: float, status: str = "completed") -> None:
+        folder = tmp_path / name
+        folder.mkdir()
+        record = {
+            "status": status,
+            "overrides": [f"model.l2={name}"],
+            "metrics": {"val/ndcg@10": val, "test/ndcg@10": test},
+        }
+        (folder / "metrics.json").write_text(json.dumps(record))
+
+    job("0", val=0.30, test=0.90)  # best on test: must not be chosen
+    job("1", val=0.50, test=0.20)
+    job("2", val=0.99, test=0.99, status="failed")
+    assert best_job(tmp_path).overrides == ["model.l2=1"]
