@@ -46,16 +46,17 @@ class MovieLens1M(InteractionDataModule):
     name = "ml1m"
 
     def raw_file(self) -> Path:
-        return locate(
-            self.ratings_path, self.data_dir, ["ml-1m/ratings.dat", "ml-1m/ratings.dat.gz"], ML1M
-        )
+        return locate(self.ratings_path, self.data_dir, ["ml-1m/ratings.dat", "ml-1m/ratings.dat.gz"], ML1M)
 
     def parse(self, path: Path) -> RawRatings:
         return parse_ratings(path, sep="::")
 
     def describe(self, path: Path, sha256: str, split: LeaveOneOutSplit) -> tuple[str, ...]:
-        counts = (split.n_users, split.n_items, len(split.train_items) + len(split.test_items)
-                  + len(split.val_items))
+        counts = (
+            split.n_users,
+            split.n_items,
+            len(split.train_items) + len(split.test_items) + len(split.val_items),
+        )
         if counts == ML1M_COUNTS:
             return ()
         return (

@@ -28,9 +28,7 @@ def sample_negatives(
         pos = torch.searchsorted(positive_keys, keys).clamp_(max=len(positive_keys) - 1)
         todo = todo[positive_keys[pos] == keys]
         if todo.numel():
-            items[todo] = torch.randint(
-                n_items, todo.shape, generator=generator, device=users.device
-            )
+            items[todo] = torch.randint(n_items, todo.shape, generator=generator, device=users.device)
     return items
 
 

@@ -33,6 +33,8 @@ def included(path: Path) -> str:
     if not path.is_file():
         return f"_Not measured yet: `{path}` does not exist (see the command above)._\n"
     return path.read_text(encoding="utf-8")
+
+
 NDCG, HR = PROTOCOLS["sampled"][1], PROTOCOLS["sampled"][0]
 
 
