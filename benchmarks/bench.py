@@ -218,7 +218,7 @@ def main() -> None:
     lines: list[str] = []
 
     def say(line: str = "", **_: object) -> None:
-        say(line, flush=True)
+        print(line, flush=True)
         lines.append(line)
 
     say(f"threads={args.threads}, steps={args.steps} at batch 256 (scaled down for larger batches)\n")

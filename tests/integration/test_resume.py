@@ -17,7 +17,7 @@ from deepmf.training.module import RecommenderModule
 from tests.runs import run
 from tests.synthetic import write_ml100k
 
-EPOCHS = "trainer.max_epochs=3"
+EPOCHS = ("trainer.max_epochs=3", "optim.lr=0.01")
 
 
 class Killed(Exception):
@@ -33,7 +33,7 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def uninterrupted(data_dir: Path) -> dict[str, Any]:
-    return run(data_dir, data_dir.parent / "full", EPOCHS)
+    return run(data_dir, data_dir.parent / "full", *EPOCHS)
 
 
 def val_history(record: dict[str, Any]) -> list[tuple[int, float]]:
@@ -48,7 +48,7 @@ def test_history_keeps_every_epoch_after_testing_the_best(uninterrupted):
 
 
 def test_same_seed_gives_identical_metrics(data_dir, uninterrupted):
-    again = run(data_dir, data_dir.parent / "again", EPOCHS)
+    again = run(data_dir, data_dir.parent / "again", *EPOCHS)
     assert again["metrics"] == uninterrupted["metrics"]
     assert val_history(again) == val_history(uninterrupted)
 
@@ -65,11 +65,11 @@ def test_killed_run_resumes_to_the_same_test_metrics(data_dir, uninterrupted, mo
     with monkeypatch.context() as patch:
         patch.setattr(RecommenderModule, "training_step", dies_in_epoch_1)
         with pytest.raises(Killed):
-            run(data_dir, killed_dir, EPOCHS)
+            run(data_dir, killed_dir, *EPOCHS)
     last = killed_dir / "checkpoints" / "last.ckpt"
     assert last.is_file()
 
-    resumed = run(data_dir, data_dir.parent / "resumed", EPOCHS, f"resume={last}")
+    resumed = run(data_dir, data_dir.parent / "resumed", *EPOCHS, f"resume={last}")
     assert resumed["status"] == "completed"
     # The restored EpochHistory holds epoch 0; epochs 1 and 2 are retrained with the same negatives.
     assert val_history(resumed) == val_history(uninterrupted)
