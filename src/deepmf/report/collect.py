@@ -20,6 +20,8 @@ MODEL_NAMES = {
     "eals": "eALS",
     "ease": "EASE",
     "neumf": "NeuMF",
+    "gmf": "GMF",
+    "mlp": "MLP",
 }
 
 

@@ -57,7 +57,10 @@ def write_results(sources: list[tuple[str | None, Path]], path: Path, template: 
         report = aggregate(jobs, name, sources=folders_by_layout[name])
         sections[name] = section(report, path.parent)
     others = [job for name, jobs in jobs_by_layout.items() if name not in LAYOUTS for job in jobs]
-    sections["runs"] = section(aggregate(others, "runs"), path.parent) if others else "_None._\n"
+    other_folders = [f for name, fs in folders_by_layout.items() if name not in LAYOUTS for f in fs]
+    sections["runs"] = (
+        section(aggregate(others, "runs", sources=other_folders), path.parent) if others else "_None._\n"
+    )
     sections["sources"] = (
         f"Generated {dt.date.today().isoformat()} by `python -m deepmf.report --results {path}` from: "
         + ", ".join(f"`{'' if n is None else n + '='}{f}`" for n, f in sources)
