@@ -60,11 +60,12 @@ class RecommenderModule(pl.LightningModule):
         optimizer.zero_grad()
         self.manual_backward(loss)
         optimizer.step()
-        # Lightning's per-step self.log costs about a millisecond on the CPU; sum on the device instead and log
-        # the epoch's mean once, at its last step (the value on_epoch reduction would have produced).
+        # Lightning's per-step self.log costs about a millisecond on the CPU; sum on the device instead and
+        # log the epoch's mean once, at its last step (the value on_epoch reduction would have produced).
         self._loss_sum = loss.detach() if batch_idx == 0 else self._loss_sum + loss.detach()
         if batch_idx == self.trainer.num_training_batches - 1:
-            self.log("train/loss", self._loss_sum / (batch_idx + 1), on_step=False, on_epoch=True, prog_bar=True)
+            mean = self._loss_sum / (batch_idx + 1)
+            self.log("train/loss", mean, on_step=False, on_epoch=True, prog_bar=True)
         return loss
 
     def on_train_epoch_start(self) -> None:
