@@ -7,11 +7,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from deepmf.data.datamodule import InteractionDataModule
 from deepmf.io import write_json_atomic
+from deepmf.training.run import build
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +35,7 @@ def dataset_statistics(
         "config": OmegaConf.to_container(cfg, resolve=True),
     }
     try:
-        datamodule: InteractionDataModule = instantiate(cfg.data)
+        datamodule: InteractionDataModule = build(cfg.data)
         datamodule.setup("fit")
         assert datamodule.info is not None
         record |= {"status": "completed", "dataset": datamodule.info.as_dict(), "metrics": {}}
