@@ -27,7 +27,7 @@ class Killed(Exception):
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("resume")
-    write_ml100k(root / "data", n_users=30, n_items=150, seed=0)
+    write_ml100k(root / "data", n_users=30, n_items=150, seed=4)  # best epoch 0 of 3 (by a margin)
     return root / "data"
 
 

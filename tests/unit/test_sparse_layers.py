@@ -51,9 +51,38 @@ def test_single_layer_equals_dense_rows_in_value_and_gradient():
 
 def test_plan_is_chosen_by_shapes():
     plan = sparse_layers.first_layers_plan
-    assert plan(n_columns=1_682, width1=512, width2=64, nnz=20_000) == "factored"  # ML-100k user tower
-    assert plan(n_columns=6_040, width1=1024, width2=64, nnz=150_000) == "merged"  # ML-1M item tower
+    assert plan(n_columns=1_682, width1=512, width2=64, nnz=36_000) == "direct"  # ML-100k user tower
     assert plan(n_columns=90_000, width1=512, width2=64, nnz=15_000) == "direct"  # Amazon user tower
+    assert plan(n_columns=1_000, width1=512, width2=64, nnz=40_000) == "factored"  # 40 per column
+    assert plan(n_columns=1_000, width1=512, width2=64, nnz=100_000) == "merged"  # 100 per column
+    merged = sparse_layers.merged_forward_is_cheaper
+    assert merged(n_columns=943, width1=1024, width2=64, nnz=98_000)  # evaluation: all of ML-100k's items
+    assert not merged(n_columns=943, width1=1024, width2=64, nnz=15_000)  # one training batch
+
+
+@pytest.mark.parametrize("merged", [True, False])
+def test_forward_without_gradients_equals_dense_rows(monkeypatch, merged):
+    monkeypatch.setattr(sparse_layers, "merged_forward_is_cheaper", lambda *shapes: merged)
+    rows = random_rows(12, 30, 0.3, seed=4)
+    batch = torch.tensor([5, 1, 1, 10])
+    w1, w2 = torch.randn(30, 16, requires_grad=True), torch.randn(5, 16, requires_grad=True)
+    with torch.no_grad():
+        got = sparse_rows_two_layers(*rows.gather(batch), w1, w2)
+    assert torch.allclose(got, (rows.dense()[batch] @ w1.detach()) @ w2.detach().T, atol=1e-4)
+
+
+def test_transposed_bags_hold_each_column_with_its_rows_in_order():
+    rows = random_rows(7, 9, 0.4, seed=5)
+    batch = torch.tensor([6, 2, 4])
+    indices, offsets, values = rows.gather(batch)
+    bag_ids, starts, bag_values = sparse_layers.transpose_bags(indices, offsets, values, n_columns=9)
+    dense = rows.dense()[batch]  # (3, 9)
+    ends = torch.cat([starts[1:], starts.new_tensor([len(bag_ids)])])
+    for column in range(9):
+        expected_rows = dense[:, column].nonzero().flatten()
+        got = bag_ids[starts[column] : ends[column]]
+        assert got.tolist() == expected_rows.tolist()
+        assert torch.equal(bag_values[starts[column] : ends[column]], dense[expected_rows, column])
 
 
 @pytest.mark.parametrize("widths", [[8, 4], [8, 6, 4], [4]])

@@ -2,18 +2,20 @@
 
 A batch of rows of Y is a sparse matrix ``A`` (rows x n_columns) given as ``(indices, offsets, values)``
 bags. The first layer is ``A @ W1`` (Eq. 5, ``l1 = W1 x``, no bias, no activation), so with a second layer
-the pre-activation is ``z = (A @ W1) @ W2^T``. Forward uses ``F.embedding_bag`` (fast on every device).
-PyTorch's embedding-bag backward on CPU (sort + per-index loop) dominated a whole training step, so the
-weight gradients are computed here instead, exactly, from the transposed sparse product:
+the pre-activation is ``z = (A @ W1) @ W2^T``. Forward is a weighted ``F.embedding_bag`` (fast on every
+device). PyTorch's embedding-bag backward on CPU (a sort + a per-index loop) and ``torch.sparse.mm`` with a
+COO matrix (a coalescing sort + a slow kernel) dominated a whole training step, so the weight gradients
+are computed here instead, exactly, with ``A^T`` as embedding bags too: ``A``'s entries are sorted once by
+column (:func:`transpose_bags`), and ``A^T @ x`` is then ``embedding_bag`` over the rows of ``x``.
 
 - ``dW2 = dz^T (A W1)``;
-- ``dW1 = A^T (dz W2)`` (*direct*, ``nnz x w1`` sparse multiply-adds), or, because ``l1`` is linear,
+- ``dW1 = A^T (dz W2)`` (*direct*: ``nnz x w1`` sparse multiply-adds), or, because ``l1`` is linear,
   ``dW1 = (A^T dz) W2`` (*factored*: ``nnz x w2`` sparse multiply-adds and one dense
   ``n_columns x w2 x w1`` GEMM), or, for very dense batches, the forward itself as ``A (W1 W2^T)``
-  (*merged*, see :func:`first_layers_plan`). Dense GEMMs run near peak, so the factored forms win when
-  the batch's non-zeros are many compared with ``n_columns`` (MovieLens); the direct one when the input
-  dimension is huge and the batch touches few of its rows (Amazon-scale catalogues). All give the same
-  values up to float32 rounding; the choice depends on shapes only, so it never needs a device sync.
+  (*merged*, see :func:`first_layers_plan`). The direct form wins on training batches (tens of
+  non-zeros per column of ``A`` at most); the factored and merged ones when the non-zeros are many
+  compared with ``n_columns``, as in a whole evaluation pass. All give the same values up to float32
+  rounding; the choice depends on shapes only, so it never needs a device sync.
 """
 
 from __future__ import annotations
@@ -21,9 +23,11 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-#: A sparse multiply-add into scattered rows costs about this many dense-GEMM multiply-adds (measured on
-#: CPU in benchmarks/first_layer.py); used to pick the cheaper, mathematically equal backward.
-SPARSE_COST = 8
+#: A weighted embedding-bag multiply-add costs about this many dense-GEMM multiply-adds (CPU, measured by
+#: ``python benchmarks/first_layer.py``); used to pick the cheaper, mathematically equal computation.
+SPARSE_COST = 3
+
+Bags = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
 
 
 def bag_of(offsets: torch.Tensor, nnz: int) -> torch.Tensor:
@@ -33,14 +37,26 @@ def bag_of(offsets: torch.Tensor, nnz: int) -> torch.Tensor:
     return torch.repeat_interleave(bags, lengths, output_size=nnz)
 
 
-def transpose_matmul(
-    indices: torch.Tensor, bags: torch.Tensor, values: torch.Tensor, n_columns: int, x: torch.Tensor
-) -> torch.Tensor:
-    """``A^T @ x`` as a dense ``(n_columns, x.shape[1])`` tensor, with ``A``'s entries ``(bags, indices)``."""
-    transposed = torch.sparse_coo_tensor(
-        torch.stack([indices, bags]), values, (n_columns, x.shape[0]), check_invariants=False
+def transpose_bags(
+    indices: torch.Tensor, offsets: torch.Tensor, values: torch.Tensor, n_columns: int
+) -> Bags:
+    """``A^T`` as bags: for each column of ``A``, the rows holding it (ascending) and their values.
+
+    A stable sort of the column indices (int32 keys sort about twice as fast), then each column's start
+    by binary search: no ``bincount``, whose output size would need a device sync on GPU.
+    """
+    bags = bag_of(offsets, len(indices))
+    sorted_columns, order = torch.sort(indices.to(torch.int32), stable=True)
+    starts = torch.searchsorted(
+        sorted_columns, torch.arange(n_columns, device=indices.device, dtype=torch.int32)
     )
-    return torch.sparse.mm(transposed, x)
+    return bags[order], starts, values[order]
+
+
+def bags_matmul(bags: Bags, x: torch.Tensor) -> torch.Tensor:
+    """``A @ x`` for ``A`` given as bags (``x`` has one row per column of ``A``)."""
+    indices, offsets, values = bags
+    return F.embedding_bag(indices, x, offsets, mode="sum", per_sample_weights=values)
 
 
 def first_layers_plan(n_columns: int, width1: int, width2: int, nnz: int) -> str:
@@ -50,16 +66,20 @@ def first_layers_plan(n_columns: int, width1: int, width2: int, nnz: int) -> str
     ``direct``: embedding-bag at ``width1`` forward, ``A^T (dz W2)`` backward;
     ``factored``: embedding-bag at ``width1`` forward, ``(A^T dz) W2`` backward (one ``n x w2 x w1`` GEMM);
     ``merged``: ``A @ (W1 W2^T)`` forward, ``P = A^T dz``, ``dW1 = P W2``, ``dW2 = P^T W1`` (three GEMMs,
-    but the sparse work is only ``width2`` wide): wins when the batch's non-zeros exceed about
-    ``n_columns * width2 / 4``, e.g. ML-1M's item tower or a whole evaluation pass.
+    but the sparse work is only ``width2`` wide).
     """
     gemm = n_columns * width1 * width2
     costs = {
-        "factored": SPARSE_COST * nnz * (width1 + width2) + gemm,
         "direct": 2 * SPARSE_COST * nnz * width1,
+        "factored": SPARSE_COST * nnz * (width1 + width2) + gemm,
         "merged": 2 * SPARSE_COST * nnz * width2 + 3 * gemm,
     }
     return min(costs, key=costs.__getitem__)
+
+
+def merged_forward_is_cheaper(n_columns: int, width1: int, width2: int, nnz: int) -> bool:
+    """Without gradients (evaluation), is ``A @ (W1 W2^T)`` cheaper than ``(A @ W1) @ W2^T``?"""
+    return SPARSE_COST * nnz * width2 + n_columns * width1 * width2 < SPARSE_COST * nnz * width1
 
 
 class _SparseRowsMatmul(torch.autograd.Function):
@@ -69,13 +89,13 @@ class _SparseRowsMatmul(torch.autograd.Function):
     def forward(ctx, weight, indices, offsets, values):  # type: ignore[override]
         ctx.save_for_backward(indices, offsets, values)
         ctx.n_columns = weight.shape[0]
-        return F.embedding_bag(indices, weight, offsets, mode="sum", per_sample_weights=values)
+        return bags_matmul((indices, offsets, values), weight)
 
     @staticmethod
     def backward(ctx, grad_out):  # type: ignore[override]
         indices, offsets, values = ctx.saved_tensors
-        bags = bag_of(offsets, len(indices))
-        return transpose_matmul(indices, bags, values, ctx.n_columns, grad_out), None, None, None
+        transposed = transpose_bags(indices, offsets, values, ctx.n_columns)
+        return bags_matmul(transposed, grad_out), None, None, None
 
 
 class _SparseRowsTwoLayers(torch.autograd.Function):
@@ -85,22 +105,21 @@ class _SparseRowsTwoLayers(torch.autograd.Function):
     def forward(ctx, weight1, weight2, indices, offsets, values):  # type: ignore[override]
         plan = first_layers_plan(weight1.shape[0], weight1.shape[1], weight2.shape[0], len(indices))
         ctx.plan, ctx.n_columns = plan, weight1.shape[0]
+        bags = (indices, offsets, values)
         if plan == "merged":
-            merged = weight1 @ weight2.T
             ctx.save_for_backward(weight1, weight2, indices, offsets, values)
-            return F.embedding_bag(indices, merged, offsets, mode="sum", per_sample_weights=values)
-        hidden = F.embedding_bag(indices, weight1, offsets, mode="sum", per_sample_weights=values)
+            return bags_matmul(bags, weight1 @ weight2.T)
+        hidden = bags_matmul(bags, weight1)
         ctx.save_for_backward(hidden, weight2, indices, offsets, values)
         return hidden @ weight2.T
 
     @staticmethod
     def backward(ctx, grad_out):  # type: ignore[override]
         saved, weight2, indices, offsets, values = ctx.saved_tensors
-        bags = bag_of(offsets, len(indices))
+        transposed = transpose_bags(indices, offsets, values, ctx.n_columns)
         if ctx.plan == "direct":
-            grad_weight1 = transpose_matmul(indices, bags, values, ctx.n_columns, grad_out @ weight2)
-            return grad_weight1, grad_out.T @ saved, None, None, None
-        projected = transpose_matmul(indices, bags, values, ctx.n_columns, grad_out)  # A^T dz
+            return bags_matmul(transposed, grad_out @ weight2), grad_out.T @ saved, None, None, None
+        projected = bags_matmul(transposed, grad_out)  # A^T dz
         if ctx.plan == "factored":
             return projected @ weight2, grad_out.T @ saved, None, None, None
         return projected @ weight2, projected.T @ saved, None, None, None  # saved is W1
@@ -121,4 +140,9 @@ def sparse_rows_two_layers(
     weight2: torch.Tensor,
 ) -> torch.Tensor:
     """``(A @ weight1) @ weight2^T``; gradients flow to both weights (``weight2`` is ``nn.Linear``'s)."""
-    return _SparseRowsTwoLayers.apply(weight1, weight2, indices, offsets, values)
+    if torch.is_grad_enabled():
+        return _SparseRowsTwoLayers.apply(weight1, weight2, indices, offsets, values)
+    bags = (indices, offsets, values)
+    if merged_forward_is_cheaper(weight1.shape[0], weight1.shape[1], weight2.shape[0], len(indices)):
+        return bags_matmul(bags, weight1 @ weight2.T)
+    return bags_matmul(bags, weight1) @ weight2.T

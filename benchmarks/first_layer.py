@@ -1,0 +1,61 @@
+"""Calibrate ``SPARSE_COST`` (deepmf.models.sparse_layers): embedding-bag vs GEMM multiply-adds.
+
+    python benchmarks/first_layer.py --threads 2
+
+Times, on random data shaped like DMF's first layers on MovieLens-100k (a batch of ~200 rows with ~100
+non-zeros each, widths 512 / 1024, 64 factors), ``F.embedding_bag`` (sum, per-sample weights) and a dense
+``n_columns x 64 @ 64 x width`` GEMM, and prints each one's multiply-adds per second and their ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+
+
+def median_ms(fn: Callable[[], torch.Tensor], repeats: int = 30, inner: int = 10) -> float:
+    fn()
+    samples = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        for _ in range(inner):
+            fn()
+        samples.append((time.perf_counter() - started) / inner * 1000)
+    return statistics.median(samples)
+
+
+def rates(n_columns: int, width: int, rows: int, per_row: int, seed: int = 0) -> tuple[float, float]:
+    """Giga multiply-adds per second of the embedding-bag and of the GEMM at these shapes."""
+    generator = torch.Generator().manual_seed(seed)
+    nnz = rows * per_row
+    weight = torch.randn(n_columns, width, generator=generator)
+    indices = torch.randint(n_columns, (nnz,), generator=generator)
+    offsets = torch.arange(0, nnz, per_row)
+    values = torch.rand(nnz, generator=generator)
+    projected, second = torch.randn(n_columns, 64), torch.randn(64, width)
+    bag_ms = median_ms(
+        lambda: F.embedding_bag(indices, weight, offsets, mode="sum", per_sample_weights=values)
+    )
+    gemm_ms = median_ms(lambda: projected @ second)
+    return nnz * width / bag_ms / 1e6, n_columns * 64 * width / gemm_ms / 1e6
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    print("| n_columns | width | nnz | embedding-bag GMAC/s | GEMM GMAC/s | ratio (SPARSE_COST) |")
+    print("|---|---|---|---|---|---|")
+    for n_columns, width, rows, per_row in ((1682, 512, 200, 106), (943, 1024, 240, 60)):
+        bag, gemm = rates(n_columns, width, rows, per_row)
+        print(f"| {n_columns} | {width} | {rows * per_row} | {bag:.1f} | {gemm:.1f} | {gemm / bag:.2f} |")
+
+
+if __name__ == "__main__":
+    main()
