@@ -1,7 +1,7 @@
 """Seconds from start until DMF reaches a test HR@10 target on ML-100k (default: DMF-2-nce, 0.60).
 
     python benchmarks/time_to_quality.py                                   # paper settings
-    python benchmarks/time_to_quality.py data.batch_size=4096 optim.lr=4e-4   # a speed option
+    python benchmarks/time_to_quality.py speed=large_batch                 # a speed option (conf/speed/)
     python benchmarks/time_to_quality.py threads=1
 
 Arguments are train.py overrides (conf/train.yaml). The clock starts before the data is loaded and runs
