@@ -1,6 +1,6 @@
 """Calibrate ``SPARSE_COST`` (deepmf.models.sparse_layers): embedding-bag vs GEMM multiply-adds.
 
-    python benchmarks/first_layer.py --threads 2
+    python benchmarks/first_layer.py --threads 2 [--out docs/benchmarks/first_layer.md]
 
 Times, on random data shaped like DMF's first layers on MovieLens-100k (a batch of ~200 rows with ~100
 non-zeros each, widths 512 / 1024, 64 factors), ``F.embedding_bag`` (sum, per-sample weights) and a dense
@@ -10,9 +10,15 @@ non-zeros each, widths 512 / 1024, 64 factors), ``F.embedding_bag`` (sum, per-sa
 from __future__ import annotations
 
 import argparse
+import os
+import platform
+import shlex
 import statistics
+import sys
 import time
 from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -48,13 +54,29 @@ def rates(n_columns: int, width: int, rows: int, per_row: int, seed: int = 0) ->
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    parser.add_argument("--out", type=Path, help="also write the markdown table here")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    print("| n_columns | width | nnz | embedding-bag GMAC/s | GEMM GMAC/s | ratio (SPARSE_COST) |")
-    print("|---|---|---|---|---|---|")
+    lines = [
+        "| n_columns | width | nnz | embedding-bag GMAC/s | GEMM GMAC/s | ratio (SPARSE_COST) |",
+        "|---|---|---|---|---|---|",
+    ]
     for n_columns, width, rows, per_row in ((1682, 512, 200, 106), (943, 1024, 240, 60)):
         bag, gemm = rates(n_columns, width, rows, per_row)
-        print(f"| {n_columns} | {width} | {rows * per_row} | {bag:.1f} | {gemm:.1f} | {gemm / bag:.2f} |")
+        lines.append(
+            f"| {n_columns} | {width} | {rows * per_row} | {bag:.1f} | {gemm:.1f} | {gemm / bag:.2f} |"
+        )
+    load = os.getloadavg()[0]
+    header = (
+        f"Generated {datetime.now():%Y-%m-%d %H:%M} by `python {shlex.join(sys.argv)}` on {os.cpu_count()} "
+        f"cores ({platform.machine()}), torch {torch.__version__}, threads={args.threads}, "
+        f"load average {load:.1f} at the end.\n"
+    )
+    table = header + "\n" + "\n".join(lines) + "\n"
+    print(table)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(table, encoding="utf-8")
 
 
 if __name__ == "__main__":

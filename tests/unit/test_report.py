@@ -158,3 +158,18 @@ def test_best_job_is_chosen_on_validation_never_test(tmp_path):
     job("1", val=0.50, test=0.20)
     job("2", val=0.99, test=0.99, status="failed")
     assert best_job(tmp_path).overrides == ["model.l2=1"]
+
+
+def test_speed_layout_files_runs_by_their_speed_option(tmp_path):
+    dmf = ({"name": "dmf", "layers": 2}, "nce")
+    for i, (option, seed, score) in enumerate([(None, 0, 0.62), (None, 1, 0.64), ("large_batch", 0, 0.58)]):
+        folder = tmp_path / "runs" / str(i)
+        make_run(folder, *dmf, "ml100k", seed, metrics_for(score))
+        if option:  # Hydra records the chosen config group; runs from before conf/speed/ record none
+            (folder / ".hydra" / "hydra.yaml").write_text(
+                f"hydra:\n  runtime:\n    choices:\n      speed: {option}\n"
+            )
+    report = aggregate(find_jobs(tmp_path / "runs"), "speed")
+    assert report.factors == ["paper", "large_batch"]
+    assert report.cell("ml100k", "paper", "test/hr@10").mean == statistics.mean([0.62, 0.64])
+    assert report.cell("ml100k", "large_batch", "test/hr@10").n == 1

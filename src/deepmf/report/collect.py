@@ -77,11 +77,13 @@ class Job:
         return method_label(self.config)
 
     def value(self, key: str) -> Any:
-        """A dotted config key (``data.neg_ratio``), or ``method`` / ``dataset``."""
+        """A dotted config key (``data.neg_ratio``), or ``method`` / ``dataset`` / ``speed``."""
         if key == "method":
             return self.method
         if key == "dataset":
             return self.dataset
+        if key == "speed":  # the conf/speed/ option; runs from before the options existed used the paper's
+            return self.choices.get("speed", "paper")
         node: Any = self.config
         for part in key.split("."):
             if not isinstance(node, dict) or part not in node:

@@ -73,6 +73,13 @@ LAYOUTS: dict[str, Layout] = {
         Layout("table4", "Table 4: DMF-2-nce by negative sampling ratio", "data.neg_ratio", "neg. ratio"),
         Layout("table5", "Table 5: DMF-2-nce by factors of the final layer", "model.factors", "factors"),
         Layout("figure2", "Figure 2: DMF-nce by tower depth", "model.layers", "layers", figure=True),
+        Layout(
+            "speed",
+            "Speed options against the paper's optimisation",
+            "speed",
+            "speed option (conf/speed/)",
+            order=("paper", "large_batch"),
+        ),
     )
 }
 

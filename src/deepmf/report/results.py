@@ -52,7 +52,8 @@ def write_results(sources: list[tuple[str | None, Path]], path: Path, template: 
     for name in LAYOUTS:
         jobs = jobs_by_layout.get(name)
         if not jobs:
-            sections[name] = f"_No runs yet: `python train.py experiment={name}`, then regenerate._\n"
+            command = "speed=<option>" if name == "speed" else f"experiment={name}"
+            sections[name] = f"_No runs yet: `python train.py {command}`, then regenerate._\n"
             continue
         report = aggregate(jobs, name, sources=folders_by_layout[name])
         sections[name] = section(report, path.parent)
