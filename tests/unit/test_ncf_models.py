@@ -2,7 +2,7 @@ import pytest
 import torch
 
 import deepmf.models.base as base
-from tests.models_contract import build, planted_matrix
+from tests.models_contract import build, model_config, planted_matrix
 
 
 def logits(model, users, items):
@@ -13,12 +13,15 @@ def logits(model, users, items):
 @pytest.mark.parametrize("alpha", [0.0, 0.5, 1.0])
 def test_neumf_p_starts_as_the_alpha_mix_of_gmf_and_mlp(alpha):
     matrix = planted_matrix()
-    gmf, mlp = build("gmf", matrix), build("mlp", matrix)
+    neumf = build("neumf", matrix)
+    # NeuMF-p's components are trained with NeuMF's branch sizes, whatever the GMF / MLP defaults are.
+    sizes = model_config("neumf")
+    gmf = build("gmf", matrix, factors=sizes.factors)
+    mlp = build("mlp", matrix, mlp_layers=list(sizes.mlp_layers))
     for model in (gmf, mlp):  # move off the initialisation so that copying matters
         torch.nn.init.normal_(model.predict.weight, std=0.5)
         torch.nn.init.normal_(model.predict.bias, std=0.5)
     context_weights = {"gmf": gmf.state_dict(), "mlp": mlp.state_dict()}
-    neumf = build("neumf", matrix)
     neumf.load_pretrained(context_weights, alpha)
     users, items = torch.tensor([0, 3, 12, 17]), torch.tensor([0, 5, 11, 2])
     expected = alpha * logits(gmf, users, items) + (1 - alpha) * logits(mlp, users, items)
