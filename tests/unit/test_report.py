@@ -173,3 +173,22 @@ def test_speed_layout_files_runs_by_their_speed_option(tmp_path):
     assert report.factors == ["paper", "large_batch"]
     assert report.cell("ml100k", "paper", "test/hr@10").mean == statistics.mean([0.62, 0.64])
     assert report.cell("ml100k", "large_batch", "test/hr@10").n == 1
+
+
+def test_ad_hoc_sweeps_list_configurations_in_natural_order(tmp_path):
+    for i, factors in enumerate([64, 8, 16]):
+        make_run(
+            tmp_path / "runs" / str(i),
+            {"name": "gmf", "factors": factors},
+            "ce",
+            "ml100k",
+            0,
+            metrics_for(0.5),
+            overrides=[f"model.factors={factors}"],
+        )
+    report = aggregate(find_jobs(tmp_path / "runs"))
+    assert [f.split()[-1] for f in report.factors] == [
+        "model.factors=8",
+        "model.factors=16",
+        "model.factors=64",
+    ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -312,13 +313,15 @@ def _varying_keys(settings: list[dict[str, str]]) -> list[str]:
     return [k for k in keys if k not in NAMED_BY_METHOD and len({own.get(k) for own in settings}) > 1]
 
 
-def _factor_order(value: Any, layout: Layout) -> tuple[int, float, str]:
+def _factor_order(value: Any, layout: Layout) -> tuple[int, float, tuple[Any, ...]]:
     if value in layout.order:
-        return (0, float(layout.order.index(value)), "")
+        return (0, float(layout.order.index(value)), ())
     try:
-        return (1, float(value), "")
+        return (1, float(value), ())
     except (TypeError, ValueError):
-        return (2, 0.0, str(value))
+        # Natural order, so that "GMF model.factors=8" comes before "GMF model.factors=16".
+        parts = re.split(r"(\d+)", str(value))
+        return (2, 0.0, tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in parts))
 
 
 def _bold_best(grid: list[list[Cell | None]], along_rows: bool) -> list[list[str]]:
