@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import subprocess
 import sys
@@ -34,6 +33,7 @@ import time
 from pathlib import Path
 
 import torch
+from provenance import write_report
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(os.environ.get("DEEPMF_DATA_DIR", ROOT / "data"))
@@ -69,7 +69,6 @@ def peak_rss_mb() -> float:
 
 def worker(spec: dict) -> dict:
     """One configuration, in this process: train ``steps`` steps, then (optionally) evaluate."""
-    import torch
 
     sys.path.insert(0, str(ROOT))
     from benchmarks.dense_reference import DenseRowDMF
@@ -268,23 +267,6 @@ def main() -> None:
                 )
     if args.out:
         write_report(args.out, lines)
-
-
-def write_report(path: Path, lines: list[str]) -> None:
-    """The printed table, headed by the command that produced it and the machine it ran on."""
-    cpu = platform.processor() or platform.machine()
-    for line in Path("/proc/cpuinfo").read_text().splitlines() if Path("/proc/cpuinfo").exists() else []:
-        if line.startswith("model name"):
-            cpu = line.split(":", 1)[1].strip()
-            break
-    header = [
-        f"Generated {time.strftime('%Y-%m-%d %H:%M')} by `python benchmarks/{Path(__file__).name} "
-        f"{' '.join(sys.argv[1:])}` on {os.cpu_count()} cores ({cpu}), torch {torch.__version__}, "
-        f"load average {os.getloadavg()[0]:.1f} at the end.",
-        "",
-    ]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("\n".join(header + lines) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":

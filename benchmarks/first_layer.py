@@ -10,18 +10,14 @@ non-zeros each, widths 512 / 1024, 64 factors), ``F.embedding_bag`` (sum, per-sa
 from __future__ import annotations
 
 import argparse
-import os
-import platform
-import shlex
 import statistics
-import sys
 import time
 from collections.abc import Callable
-from datetime import datetime
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from provenance import write_report
 
 
 def median_ms(fn: Callable[[], torch.Tensor], repeats: int = 30, inner: int = 10) -> float:
@@ -66,17 +62,9 @@ def main() -> None:
         lines.append(
             f"| {n_columns} | {width} | {rows * per_row} | {bag:.1f} | {gemm:.1f} | {gemm / bag:.2f} |"
         )
-    load = os.getloadavg()[0]
-    header = (
-        f"Generated {datetime.now():%Y-%m-%d %H:%M} by `python {shlex.join(sys.argv)}` on {os.cpu_count()} "
-        f"cores ({platform.machine()}), torch {torch.__version__}, threads={args.threads}, "
-        f"load average {load:.1f} at the end.\n"
-    )
-    table = header + "\n" + "\n".join(lines) + "\n"
-    print(table)
+    print("\n".join(lines))
     if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(table, encoding="utf-8")
+        write_report(args.out, lines, details=f", threads={args.threads}")
 
 
 if __name__ == "__main__":

@@ -17,13 +17,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import shlex
 import statistics
 import subprocess
 import sys
 import time
-from datetime import datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -120,15 +117,8 @@ def run_in_subprocess(overrides: list[str], target: float, max_epochs: int) -> d
     return json.loads(lines[-1])
 
 
-def markdown(results: list[dict], target: float, command: str) -> str:
-    import torch
-
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+def markdown(results: list[dict], target: float) -> list[str]:
     lines = [
-        f"Generated {datetime.now():%Y-%m-%d %H:%M} by `{command}` on {os.cpu_count()} cores "
-        f"({platform.processor() or platform.machine()}), torch {torch.__version__}, "
-        f"load average {load:.1f} at the end.",
-        "",
         f"| configuration | batch | lr | seconds to test HR@10 >= {target} | epoch reached | "
         "training seconds per epoch (median) | test HR@10 by epoch |",
         "|---|---|---|---|---|---|---|",
@@ -147,7 +137,7 @@ def markdown(results: list[dict], target: float, command: str) -> str:
             f"| {name} | {result['batch_size']} | {result['lr']:g} | {when} | {epoch} | "
             f"{per_epoch:.1f} | {curve} |"
         )
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def main() -> None:
@@ -164,11 +154,12 @@ def main() -> None:
         return
     configurations = [text.split() for text in args.configurations] or [[]]
     results = [run_in_subprocess(c, args.target, args.max_epochs) for c in configurations]
-    table = markdown(results, args.target, "python " + shlex.join(sys.argv))
-    print(table)
+    lines = markdown(results, args.target)
+    print("\n".join(lines))
     if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(table, encoding="utf-8")
+        from provenance import write_report
+
+        write_report(args.out, lines)
 
 
 if __name__ == "__main__":
