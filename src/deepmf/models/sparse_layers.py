@@ -32,7 +32,8 @@ Bags = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
 
 def bag_of(offsets: torch.Tensor, nnz: int) -> torch.Tensor:
     """For each of the ``nnz`` bag entries, the index of the bag (row of ``A``) it belongs to."""
-    lengths = torch.diff(offsets, append=offsets.new_tensor([nnz]))
+    # torch.full, not offsets.new_tensor([nnz]): a host-to-device copy would sync with a GPU.
+    lengths = torch.diff(offsets, append=torch.full((1,), nnz, dtype=offsets.dtype, device=offsets.device))
     bags = torch.arange(len(offsets), device=offsets.device)
     return torch.repeat_interleave(bags, lengths, output_size=nnz)
 
