@@ -12,8 +12,8 @@ import sys
 import time
 from pathlib import Path
 
-import pytorch_lightning as pl
 import torch
+from bare_trainer import bare_trainer
 
 from deepmf.data.synthetic import SyntheticDataModule
 from deepmf.losses import PointwiseLoss
@@ -38,18 +38,7 @@ def main(preset: str = "ml1m", accelerator: str = "gpu") -> None:
         model, PointwiseLoss("nce", datamodule.max_rating), 1e-4, [10], datamodule.n_items
     )
     history = EpochHistory()
-    trainer = pl.Trainer(
-        accelerator=accelerator,
-        devices=1,
-        max_epochs=1,
-        limit_val_batches=0,
-        num_sanity_val_steps=0,
-        logger=False,
-        enable_checkpointing=False,
-        enable_model_summary=False,
-        callbacks=[history],
-        enable_progress_bar=False,
-    )
+    trainer = bare_trainer(accelerator, max_epochs=1, callbacks=[history])
     trainer.fit(module, datamodule=datamodule)
     epoch_s = history.rows[0]["train_seconds"]
     n_pairs = datamodule.train_dataloader().n_pairs

@@ -15,8 +15,8 @@ import warnings
 from collections.abc import Callable
 from pathlib import Path
 
-import pytorch_lightning as pl
 import torch
+from bare_trainer import bare_trainer
 
 from deepmf.data.synthetic import SyntheticDataModule
 from deepmf.losses import PointwiseLoss
@@ -99,18 +99,7 @@ def main() -> None:
     )
 
     module = RecommenderModule(model, loss_fn, 1e-4, [10], datamodule.n_items)
-    trainer = pl.Trainer(
-        accelerator="gpu" if gpu else "cpu",
-        devices=1,
-        max_epochs=1,
-        limit_train_batches=200,
-        limit_val_batches=0,
-        num_sanity_val_steps=0,
-        logger=False,
-        enable_checkpointing=False,
-        enable_model_summary=False,
-        enable_progress_bar=False,
-    )
+    trainer = bare_trainer("gpu" if gpu else "cpu", max_epochs=1, limit_train_batches=200)
     syncs = count_syncs(lambda: trainer.fit(module, datamodule=datamodule), gpu)
     print(f"\nLightning fit, 200 steps: {sum(syncs.values())} syncs ({sources(syncs, 10)})")
 

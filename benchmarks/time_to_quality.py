@@ -32,6 +32,7 @@ def measure(overrides: list[str], target: float, max_epochs: int) -> dict:
     started = time.perf_counter()
     import pytorch_lightning as pl
     import torch
+    from bare_trainer import bare_trainer
     from hydra import compose, initialize_config_dir
     from hydra.utils import instantiate
 
@@ -81,18 +82,7 @@ def measure(overrides: list[str], target: float, max_epochs: int) -> dict:
     loss = PointwiseLoss(cfg.loss.name, cfg.loss.max_rating or datamodule.max_rating)
     module = RecommenderModule(build_model(cfg.model, context), loss, cfg.optim.lr, [10], datamodule.n_items)
     stopwatch = TestStopwatch(datamodule)
-    trainer = pl.Trainer(
-        accelerator=cfg.trainer.accelerator,
-        devices=1,
-        max_epochs=max_epochs,
-        limit_val_batches=0,
-        num_sanity_val_steps=0,
-        logger=False,
-        enable_checkpointing=False,
-        enable_model_summary=False,
-        enable_progress_bar=False,
-        callbacks=[stopwatch],
-    )
+    trainer = bare_trainer(cfg.trainer.accelerator, max_epochs, callbacks=[stopwatch])
     trainer.fit(module, datamodule=datamodule)
     reached = next((row for row in stopwatch.rows if row["hr"] >= target), None)
     return {
