@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 
 import torch
 
-from deepmf.data.matrix import SparseRows
+from deepmf.data.matrix import SparseRows, bag_of
 from deepmf.data.sampling import training_pairs
 
 TrainBatch = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
@@ -106,7 +106,6 @@ class EvalBatches:
         return math.ceil(len(self.users) / self.chunk_size)
 
     def __iter__(self) -> Iterator[dict[str, torch.Tensor]]:
-        device = self.targets.device
         for start in range(0, len(self.users), self.chunk_size):
             users = self.users[start : start + self.chunk_size]
             negatives = self.negatives[users]
@@ -114,10 +113,7 @@ class EvalBatches:
                 # Columns that are padding for every user of the chunk need not be scored at all.
                 negatives = negatives[:, : int((negatives >= 0).sum(1).max())]
             known_items, offsets, _ = self.known.gather(users)
-            lengths = torch.diff(offsets, append=offsets.new_tensor([len(known_items)]))
-            known_rows = torch.repeat_interleave(
-                torch.arange(len(users), device=device), lengths, output_size=len(known_items)
-            )
+            known_rows = bag_of(offsets, len(known_items))
             yield {
                 "users": users,
                 "targets": self.targets[users],

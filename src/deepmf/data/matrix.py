@@ -75,6 +75,15 @@ class SparseRows:
         return out
 
 
+def bag_of(offsets: torch.Tensor, nnz: int) -> torch.Tensor:
+    """For each of the ``nnz`` entries of bags starting at ``offsets`` (as ``gather`` returns them), the
+    index of the bag (requested row) it belongs to."""
+    # torch.full, not offsets.new_tensor([nnz]): a host-to-device copy would sync with a GPU.
+    lengths = torch.diff(offsets, append=torch.full((1,), nnz, dtype=offsets.dtype, device=offsets.device))
+    bags = torch.arange(len(offsets), device=offsets.device)
+    return torch.repeat_interleave(bags, lengths, output_size=nnz)
+
+
 def rating_matrix(
     users: np.ndarray, items: np.ndarray, ratings: np.ndarray, n_users: int, n_items: int, input: str
 ) -> SparseRows:

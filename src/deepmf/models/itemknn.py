@@ -8,7 +8,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from deepmf.data.matrix import SparseRows
+from deepmf.data.matrix import SparseRows, bag_of
 from deepmf.errors import ConfigError
 from deepmf.models.base import ModelContext, check_positive_ints, register_model
 from deepmf.models.fitted import FittedRecommender
@@ -70,8 +70,7 @@ class ItemKNN(FittedRecommender):
     def score_all(self, users: torch.Tensor, n_items: int) -> torch.Tensor:
         indices, offsets, _ = self.seen.gather(users)
         rows = torch.zeros(len(users), self.n_items, device=users.device)
-        lengths = torch.diff(offsets, append=offsets.new_tensor([len(indices)]))
-        rows[torch.repeat_interleave(torch.arange(len(users), device=users.device), lengths), indices] = 1.0
+        rows[bag_of(offsets, len(indices)), indices] = 1.0
         return torch.sparse.mm(self._similarity_t, rows.T).T
 
 

@@ -23,19 +23,13 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from deepmf.data.matrix import bag_of
+
 #: A weighted embedding-bag multiply-add costs about this many dense-GEMM multiply-adds (CPU, measured by
 #: ``python benchmarks/first_layer.py``); used to pick the cheaper, mathematically equal computation.
 SPARSE_COST = 3
 
 Bags = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
-
-
-def bag_of(offsets: torch.Tensor, nnz: int) -> torch.Tensor:
-    """For each of the ``nnz`` bag entries, the index of the bag (row of ``A``) it belongs to."""
-    # torch.full, not offsets.new_tensor([nnz]): a host-to-device copy would sync with a GPU.
-    lengths = torch.diff(offsets, append=torch.full((1,), nnz, dtype=offsets.dtype, device=offsets.device))
-    bags = torch.arange(len(offsets), device=offsets.device)
-    return torch.repeat_interleave(bags, lengths, output_size=nnz)
 
 
 def transpose_bags(
