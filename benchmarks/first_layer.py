@@ -5,6 +5,8 @@
 Times, on random data shaped like DMF's first layers on MovieLens-100k (a batch of ~200 rows with ~100
 non-zeros each, widths 512 / 1024, 64 factors), ``F.embedding_bag`` (sum, per-sample weights) and a dense
 ``n_columns x 64 @ 64 x width`` GEMM, and prints each one's multiply-adds per second and their ratio.
+Then times the sort that :func:`deepmf.models.sparse_layers.transpose_bags` does once per tower and step,
+with int64 keys, with the narrowest keys, and with those padded to ``CPU_RADIX_MIN`` (what it does).
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from provenance import write_report
+
+from deepmf.models.sparse_layers import CPU_RADIX_MIN
 
 
 def median_ms(fn: Callable[[], torch.Tensor], repeats: int = 30, inner: int = 10) -> float:
@@ -47,6 +51,14 @@ def rates(n_columns: int, width: int, rows: int, per_row: int, seed: int = 0) ->
     return nnz * width / bag_ms / 1e6, n_columns * 64 * width / gemm_ms / 1e6
 
 
+def sort_ms(n_columns: int, nnz: int, seed: int = 0) -> tuple[float, float, float]:
+    """Milliseconds of a stable sort of ``nnz`` column keys: int64, narrowest, narrowest padded."""
+    keys = torch.randint(n_columns, (nnz,), generator=torch.Generator().manual_seed(seed))
+    narrow = keys.to(torch.int16 if n_columns < torch.iinfo(torch.int16).max else torch.int32)
+    padded = torch.cat([narrow, narrow.new_full((max(0, CPU_RADIX_MIN - nnz),), n_columns)])
+    return tuple(median_ms(lambda k=k: torch.sort(k, stable=True)) for k in (keys, narrow, padded))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
@@ -62,6 +74,16 @@ def main() -> None:
         lines.append(
             f"| {n_columns} | {width} | {rows * per_row} | {bag:.1f} | {gemm:.1f} | {gemm / bag:.2f} |"
         )
+    lines += [
+        "",
+        "| n_columns | nnz | sort ms, int64 keys | narrowest keys | narrowest, padded to "
+        f"{CPU_RADIX_MIN:,} |",
+        "|---|---|---|---|---|",
+    ]
+    # The non-zeros of a training batch's rows on ML-100k (users are drawn by activity, so ~180 each).
+    for n_columns, nnz in ((1682, 36_000), (943, 14_400)):
+        wide, narrow, padded = sort_ms(n_columns, nnz)
+        lines.append(f"| {n_columns} | {nnz} | {wide:.3f} | {narrow:.3f} | {padded:.3f} |")
     print("\n".join(lines))
     if args.out:
         write_report(args.out, lines, details=f", threads={args.threads}")

@@ -85,6 +85,29 @@ def test_transposed_bags_hold_each_column_with_its_rows_in_order():
         assert torch.equal(bag_values[starts[column] : ends[column]], dense[expected_rows, column])
 
 
+@pytest.mark.parametrize(
+    ("n_columns", "nnz"),
+    [
+        (50, 300),  # int16 keys, padded to the radix-sort length
+        (40_000, 300),  # int32 keys (columns past int16), padded
+        (50, sparse_layers.CPU_RADIX_MIN + 1_000),  # long enough: no padding
+    ],
+)
+def test_transposed_bags_equal_a_stable_argsort_for_every_key_width(n_columns, nnz):
+    generator = torch.Generator().manual_seed(6)
+    lengths = torch.full((10,), nnz // 10)
+    offsets = torch.cumsum(lengths, 0) - lengths
+    indices = torch.randint(n_columns, (int(lengths.sum()),), generator=generator)
+    values = torch.rand(len(indices), generator=generator)
+    bag_ids, starts, bag_values = sparse_layers.transpose_bags(indices, offsets, values, n_columns)
+
+    order = torch.argsort(indices, stable=True)
+    assert torch.equal(bag_ids, torch.arange(10).repeat_interleave(lengths)[order])
+    assert torch.equal(bag_values, values[order])
+    expected_starts = torch.cumsum(torch.bincount(indices, minlength=n_columns), 0)
+    assert torch.equal(starts.long(), torch.cat([torch.zeros(1, dtype=torch.long), expected_starts[:-1]]))
+
+
 @pytest.mark.parametrize("widths", [[8, 4], [8, 6, 4], [4]])
 def test_fast_tower_matches_autograd_embedding_bag_tower(widths):
     rows = random_rows(10, 25, 0.3, seed=2)

@@ -64,7 +64,7 @@ class SparseRows:
         # Position j of the flattened bag belongs to row r = bag_of[j], at starts[r] + (j - offsets[r]).
         shift = torch.repeat_interleave(starts - offsets, lengths, output_size=total)
         positions = torch.arange(total, device=rows.device) + shift
-        return self.indices[positions], offsets, self.values[positions]
+        return self.indices.index_select(0, positions), offsets, self.values.index_select(0, positions)
 
     def dense(self) -> torch.Tensor:
         """The dense matrix (for tests and reference implementations only)."""

@@ -31,21 +31,33 @@ SPARSE_COST = 3
 
 Bags = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
 
+#: PyTorch's CPU ``torch.sort`` takes its radix-sort path for 1-D integer tensors from this length on.
+CPU_RADIX_MIN = 32_768
+
 
 def transpose_bags(
     indices: torch.Tensor, offsets: torch.Tensor, values: torch.Tensor, n_columns: int
 ) -> Bags:
     """``A^T`` as bags: for each column of ``A``, the rows holding it (ascending) and their values.
 
-    A stable sort of the column indices (int32 keys sort about twice as fast), then each column's start
-    by binary search: no ``bincount``, whose output size would need a device sync on GPU.
+    A stable sort of the column indices, then each column's start by binary search: no ``bincount``,
+    whose output size would need a device sync on GPU. The keys are as narrow as ``n_columns`` allows
+    (a radix sort makes fewer passes), and on CPU a batch shorter than :data:`CPU_RADIX_MIN` is padded
+    with keys past every column: below that length PyTorch's CPU sort is a comparison sort, about twice
+    as slow on a training batch (``benchmarks/first_layer.py`` times both).
     """
     bags = bag_of(offsets, len(indices))
-    sorted_columns, order = torch.sort(indices.to(torch.int32), stable=True)
+    key_dtype = torch.int16 if n_columns < torch.iinfo(torch.int16).max else torch.int32
+    keys = indices.to(key_dtype)
+    short = CPU_RADIX_MIN - len(keys)
+    if keys.device.type == "cpu" and short > 0:
+        keys = torch.cat([keys, torch.full((short,), n_columns, dtype=key_dtype)])
+    sorted_columns, order = torch.sort(keys, stable=True)
+    order = order[: len(indices)]  # the padding sorts last (stable, largest key)
     starts = torch.searchsorted(
-        sorted_columns, torch.arange(n_columns, device=indices.device, dtype=torch.int32)
+        sorted_columns[: len(indices)], torch.arange(n_columns, device=indices.device, dtype=key_dtype)
     )
-    return bags[order], starts, values[order]
+    return bags.index_select(0, order), starts, values.index_select(0, order)
 
 
 def bags_matmul(bags: Bags, x: torch.Tensor) -> torch.Tensor:
