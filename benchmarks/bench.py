@@ -3,9 +3,10 @@
     python benchmarks/bench.py                                  # all datasets, markdown table on stdout
     python benchmarks/bench.py --datasets ml100k --threads 2    # one dataset, two threads
 
-Each figure comes from a fresh subprocess (so peak RSS is per configuration) that builds the dataset, the
-model and the optimiser, runs ``--steps`` warm training steps on the real on-device batches and
-extrapolates to an epoch (``len(batches)`` steps, plus the epoch's negative sampling, measured once).
+Each run is a fresh subprocess (so peak RSS is per configuration) that builds the dataset, the model and
+the optimiser, runs ``--steps`` warm training steps on the real on-device batches and extrapolates to an
+epoch (``len(batches)`` steps, plus the epoch's negative sampling, measured once). Every configuration runs
+``--repeats`` times, in rounds whose order rotates; the table gives medians, and ratios between medians.
 Implementations, all the same model at paper widths ([512, 64] / [1024, 64], cosine, Adam):
 
 - ``deepmf``: the library's DMF (sparse first layers with the fast backward, fused Adam), plain loop;
@@ -27,6 +28,7 @@ import argparse
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import time
@@ -99,8 +101,9 @@ def worker(spec: dict) -> dict:
         tuple(t[i * spec["batch"] : (i + 1) * spec["batch"]] for t in pairs) for i in range(warmup + steps)
     ]
 
+    epoch_end_s = 0.0
     if impl == "deepmf+lightning":
-        wall, cpu = lightning_steps(model, loss_fn, datamodule, warmup, steps)
+        wall, cpu, epoch_end_s = lightning_steps(model, loss_fn, datamodule, warmup, steps)
     else:
         fused = impl == "deepmf"
         optimizer = torch.optim.Adam(model.parameters(), lr=1e-4, fused=fused)
@@ -118,7 +121,7 @@ def worker(spec: dict) -> dict:
         "cpu_ms_per_step": 1000 * cpu / steps,
         "pairs_per_s": spec["batch"] / step_s,
         "pairs_per_step": spec["batch"],
-        "s_per_epoch": result["sampling_s"] + step_s * result["steps_per_epoch"],
+        "s_per_epoch": result["sampling_s"] + step_s * result["steps_per_epoch"] + epoch_end_s,
     }
     if spec["evaluate"]:
         model.eval()
@@ -132,8 +135,10 @@ def worker(spec: dict) -> dict:
     return result
 
 
-def lightning_steps(model, loss_fn, datamodule, warmup: int, steps: int) -> tuple[float, float]:
-    """Wall and CPU seconds of ``steps`` Lightning training steps after ``warmup`` ones."""
+def lightning_steps(model, loss_fn, datamodule, warmup: int, steps: int) -> tuple[float, float, float]:
+    """Wall and CPU seconds of ``steps`` Lightning training steps after ``warmup`` ones, and the wall seconds
+    of the epoch's last step, which also logs the epoch's loss: a once-per-epoch cost, added once to the
+    epoch (inside the steps' window it would be counted once per step of the extrapolated epoch)."""
     import pytorch_lightning as pl
     from pytorch_lightning.callbacks import TQDMProgressBar
 
@@ -145,16 +150,21 @@ def lightning_steps(model, loss_fn, datamodule, warmup: int, steps: int) -> tupl
         def on_train_batch_start(self, trainer, module, batch, batch_idx):
             if batch_idx == warmup:
                 marks["wall"], marks["cpu"] = time.perf_counter(), time.process_time()
+            if batch_idx == warmup + steps:
+                marks["last"] = time.perf_counter()
 
-        def on_train_epoch_end(self, trainer, module):
-            marks["wall"] = time.perf_counter() - marks["wall"]
-            marks["cpu"] = time.process_time() - marks["cpu"]
+        def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx):
+            if batch_idx == warmup + steps - 1:
+                marks["wall"] = time.perf_counter() - marks["wall"]
+                marks["cpu"] = time.process_time() - marks["cpu"]
+            if batch_idx == warmup + steps:
+                marks["last"] = time.perf_counter() - marks["last"]
 
     module = RecommenderModule(model, loss_fn, 1e-4, [10], datamodule.n_items)
     trainer = pl.Trainer(
         accelerator="cpu",
         max_epochs=1,
-        limit_train_batches=warmup + steps,
+        limit_train_batches=warmup + steps + 1,
         limit_val_batches=0,
         logger=False,
         enable_checkpointing=False,
@@ -163,7 +173,7 @@ def lightning_steps(model, loss_fn, datamodule, warmup: int, steps: int) -> tupl
         callbacks=[Clock(), TQDMProgressBar(refresh_rate=500)],  # as train.py does off a terminal
     )
     trainer.fit(module, datamodule=datamodule)
-    return marks["wall"], marks["cpu"]
+    return marks["wall"], marks["cpu"], marks["last"]
 
 
 def export_train(dataset: str) -> Path:
@@ -200,12 +210,93 @@ def fmt(value: float | None, digits: int = 1) -> str:
     return "" if value is None else f"{value:,.{digits}f}"
 
 
+def median_result(runs: list[dict]) -> dict:
+    """The median of each timing over repeated runs of one configuration, the largest peak RSS."""
+    result = {"runs": len(runs), "pairs_per_step": runs[0]["pairs_per_step"]}
+    for key in ("s_per_epoch", "pairs_per_s", "cpu_ms_per_step", "eval_s"):
+        values = [run[key] for run in runs if run.get(key) is not None]
+        result[key] = statistics.median(values) if values else None
+    result["s_per_epoch_range"] = (min(r["s_per_epoch"] for r in runs), max(r["s_per_epoch"] for r in runs))
+    result["peak_rss_mb"] = max(run["peak_rss_mb"] for run in runs)
+    return result
+
+
+def group_specs(dataset: str, batch: int, args: argparse.Namespace) -> list[dict]:
+    """The configurations compared at one (dataset, batch); the dense reference only at batch 256."""
+    steps = max(10, args.steps * 256 // batch)
+    return [
+        {
+            "dataset": dataset,
+            "impl": impl,
+            "batch": batch,
+            "threads": args.threads,
+            "steps": steps if impl != "dense" else max(10, steps // 4),
+            "warmup": 5,
+            "evaluate": batch == 256 and impl != "deepmf+lightning",
+        }
+        for impl in args.impls
+        if impl != "dense" or batch == 256
+    ]
+
+
+def dense_too_large(dataset: str) -> str | None:
+    datamodule = build_datamodule(dataset, 256)
+    datamodule.setup()
+    if datamodule.n_users * datamodule.n_items <= DENSE_LIMIT:
+        return None
+    return f"dense Y needs {datamodule.n_users * datamodule.n_items * 4 / 1e9:.1f} GB"
+
+
+def batch_rows(dataset: str, batch: int, n_batches: int = 200) -> str:
+    """How much of Y a training step's towers read: the mean distinct users and items of a batch and how
+    dense their rows of Y are (users are drawn by activity, so their rows are denser than Y's average)."""
+    datamodule = build_datamodule(dataset, batch)
+    datamodule.setup()
+    matrix = datamodule.train_matrix()
+    users, items, _ = datamodule.train_dataloader().epoch_pairs(0)
+    stats = []
+    for rows, sizes in ((users, matrix), (items, matrix.transpose())):
+        lengths = sizes.indptr[1:] - sizes.indptr[:-1]
+        distinct = [torch.unique(rows[i * batch : (i + 1) * batch]) for i in range(n_batches)]
+        mean_rows = sum(len(d) for d in distinct) / n_batches
+        mean_nnz = sum(int(lengths[d].sum()) for d in distinct) / n_batches
+        stats.append((mean_rows, mean_nnz, sizes.n_columns, mean_nnz / mean_rows / sizes.n_columns))
+    (u_rows, u_nnz, u_cols, u_density), (i_rows, i_nnz, i_cols, i_density) = stats
+    density = len(users) / (1 + datamodule.neg_ratio) / (datamodule.n_users * datamodule.n_items)
+    return (
+        f"{dataset}, batch {batch}: per step {u_rows:.0f} distinct users, {u_nnz:,.0f} non-zeros in their "
+        f"rows of {u_cols:,} columns ({u_density:.1%} dense), {i_rows:.0f} distinct items, {i_nnz:,.0f} "
+        f"non-zeros in their columns of {i_cols:,} ({i_density:.1%}); Y itself is {density:.1%} dense"
+    )
+
+
+def measure_group(specs: list[dict], repeats: int) -> dict[str, dict]:
+    """Each configuration ``repeats`` times, in rounds whose order rotates, so that slow spells of a
+    shared machine fall on every configuration alike; returns the median result (or why it was skipped)."""
+    runs: dict[str, list[dict]] = {spec["impl"]: [] for spec in specs}
+    skipped: dict[str, str] = {}
+    for round_ in range(repeats):
+        for spec in specs[round_ % len(specs) :] + specs[: round_ % len(specs)]:
+            if spec["impl"] in skipped:
+                continue
+            result = run_one(spec)
+            if "skipped" in result:
+                skipped[spec["impl"]] = result["skipped"]
+            else:
+                runs[spec["impl"]].append(result)
+    return {
+        impl: {"skipped": skipped[impl]} if impl in skipped else median_result(results)
+        for impl, results in runs.items()
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--datasets", nargs="+", default=DATASETS)
     parser.add_argument("--impls", nargs="+", default=IMPLS)
     parser.add_argument("--batches", nargs="+", type=int, default=[256, 4096])
     parser.add_argument("--steps", type=int, default=200, help="timed steps at batch 256 (fewer for larger)")
+    parser.add_argument("--repeats", type=int, default=3, help="runs of each configuration (medians)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", type=Path, help="also write the table (with its command and machine) here")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
@@ -216,55 +307,46 @@ def main() -> None:
 
     lines: list[str] = []
 
-    def say(line: str = "", **_: object) -> None:
+    def say(line: str = "") -> None:
         print(line, flush=True)
         lines.append(line)
 
-    say(f"threads={args.threads}, steps={args.steps} at batch 256 (scaled down for larger batches)\n")
     say(
-        "| dataset | batch | implementation | pairs/s | s/epoch | cpu ms/step | eval s | peak RSS MB "
-        "| wall / first row of its batch | CPU per pair / first row of its batch |"
+        f"threads={args.threads}, steps={args.steps} at batch 256 (scaled down for larger batches); "
+        f"each figure is the median of {args.repeats} runs (rounds in rotating order), s/epoch range "
+        "= fastest and slowest run; ratios are between medians\n"
     )
-    say("|---" * 10 + "|")
+    say(
+        "| dataset | batch | implementation | pairs/s | s/epoch | s/epoch range | cpu ms/step | eval s "
+        "| peak RSS MB | wall / first row of its batch | CPU per pair / first row of its batch |"
+    )
+    say("|---" * 11 + "|")
     for dataset in args.datasets:
+        too_large = dense_too_large(dataset) if "dense" in args.impls else None
         for batch in args.batches:
-            steps = max(10, args.steps * 256 // batch)
+            specs = group_specs(dataset, batch, args)
+            if too_large:
+                specs = [spec for spec in specs if spec["impl"] != "dense"]
+                if batch == 256:
+                    say(f"| {dataset} | {batch} | dense | skipped: {too_large} |" + " |" * 7)
             base = None
-            for impl in args.impls:
-                if impl == "dense" and batch != 256:
-                    continue  # the reference is only compared at the paper's settings
-                spec = {
-                    "dataset": dataset,
-                    "impl": impl,
-                    "batch": batch,
-                    "threads": args.threads,
-                    "steps": steps if impl != "dense" else max(10, steps // 4),
-                    "warmup": 5,
-                    "evaluate": batch == 256 and impl != "deepmf+lightning",
-                }
-                if impl == "dense":
-                    datamodule = build_datamodule(dataset, batch)
-                    datamodule.setup()
-                    if datamodule.n_users * datamodule.n_items > DENSE_LIMIT:
-                        gb = datamodule.n_users * datamodule.n_items * 4 / 1e9
-                        say(
-                            f"| {dataset} | {batch} | dense | skipped: dense Y needs {gb:.1f} GB "
-                            "| | | | | | |"
-                        )
-                        continue
-                result = run_one(spec)
+            for impl, result in measure_group(specs, args.repeats).items():
                 if "skipped" in result:
-                    say(f"| {dataset} | {batch} | {impl} | skipped: {result['skipped']} | | | | | | |")
+                    say(f"| {dataset} | {batch} | {impl} | skipped: {result['skipped']} |" + " |" * 7)
                     continue
                 cpu_per_pair = result["cpu_ms_per_step"] / result["pairs_per_step"]
                 base = base or (result["s_per_epoch"], cpu_per_pair)
+                low, high = result["s_per_epoch_range"]
                 say(
                     f"| {dataset} | {batch} | {impl} | {fmt(result['pairs_per_s'], 0)} "
-                    f"| {fmt(result['s_per_epoch'])} | {fmt(result['cpu_ms_per_step'], 2)} "
-                    f"| {fmt(result.get('eval_s'), 2)} | {fmt(result['peak_rss_mb'], 0)} "
-                    f"| {result['s_per_epoch'] / base[0]:.2f}x | {cpu_per_pair / base[1]:.2f}x |",
-                    flush=True,
+                    f"| {fmt(result['s_per_epoch'])} | {fmt(low)}-{fmt(high)} "
+                    f"| {fmt(result['cpu_ms_per_step'], 2)} "
+                    f"| {fmt(result['eval_s'], 2)} | {fmt(result['peak_rss_mb'], 0)} "
+                    f"| {result['s_per_epoch'] / base[0]:.2f}x | {cpu_per_pair / base[1]:.2f}x |"
                 )
+    say()
+    for dataset in args.datasets:
+        say(f"- {batch_rows(dataset, 256)}")
     if args.out:
         write_report(args.out, lines)
 
