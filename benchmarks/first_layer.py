@@ -6,7 +6,7 @@ Times, on random data shaped like DMF's first layers on MovieLens-100k (a batch 
 non-zeros each, widths 512 / 1024, 64 factors), ``F.embedding_bag`` (sum, per-sample weights) and a dense
 ``n_columns x 64 @ 64 x width`` GEMM, and prints each one's multiply-adds per second and their ratio.
 Then times the sort that :func:`deepmf.models.sparse_layers.transpose_bags` does once per tower and step,
-with int64 keys, with the narrowest keys, and with those padded to ``CPU_RADIX_MIN`` (what it does).
+with int64 keys, with the narrowest keys, and with those padded to ``CPU_RADIX_MIN`` (what it sorts).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from provenance import write_report
 
-from deepmf.models.sparse_layers import CPU_RADIX_MIN
+from deepmf.models.sparse_layers import CPU_RADIX_MIN, column_key_dtype, column_sort_keys
 
 
 def median_ms(fn: Callable[[], torch.Tensor], repeats: int = 30, inner: int = 10) -> float:
@@ -54,8 +54,7 @@ def rates(n_columns: int, width: int, rows: int, per_row: int, seed: int = 0) ->
 def sort_ms(n_columns: int, nnz: int, seed: int = 0) -> tuple[float, float, float]:
     """Milliseconds of a stable sort of ``nnz`` column keys: int64, narrowest, narrowest padded."""
     keys = torch.randint(n_columns, (nnz,), generator=torch.Generator().manual_seed(seed))
-    narrow = keys.to(torch.int16 if n_columns < torch.iinfo(torch.int16).max else torch.int32)
-    padded = torch.cat([narrow, narrow.new_full((max(0, CPU_RADIX_MIN - nnz),), n_columns)])
+    narrow, padded = keys.to(column_key_dtype(n_columns)), column_sort_keys(keys, n_columns)
     return tuple(median_ms(lambda k=k: torch.sort(k, stable=True)) for k in (keys, narrow, padded))
 
 

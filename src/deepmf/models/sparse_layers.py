@@ -35,27 +35,37 @@ Bags = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
 CPU_RADIX_MIN = 32_768
 
 
+def column_key_dtype(n_columns: int) -> torch.dtype:
+    """The narrowest integer type that holds every column index and one past the last (the padding)."""
+    return torch.int16 if n_columns < torch.iinfo(torch.int16).max else torch.int32
+
+
+def column_sort_keys(indices: torch.Tensor, n_columns: int) -> torch.Tensor:
+    """The keys :func:`transpose_bags` sorts: the column indices in :func:`column_key_dtype` (a radix sort
+    makes fewer passes over narrower keys), on CPU padded to :data:`CPU_RADIX_MIN` with ``n_columns``,
+    which sorts after every column: below that length PyTorch's CPU sort is a comparison sort, about twice
+    as slow on a training batch (``benchmarks/first_layer.py`` times both)."""
+    keys = indices.to(column_key_dtype(n_columns))
+    short = CPU_RADIX_MIN - len(keys)
+    if keys.device.type != "cpu" or short <= 0:
+        return keys
+    return torch.cat([keys, keys.new_full((short,), n_columns)])
+
+
 def transpose_bags(
     indices: torch.Tensor, offsets: torch.Tensor, values: torch.Tensor, n_columns: int
 ) -> Bags:
     """``A^T`` as bags: for each column of ``A``, the rows holding it (ascending) and their values.
 
-    A stable sort of the column indices, then each column's start by binary search: no ``bincount``,
-    whose output size would need a device sync on GPU. The keys are as narrow as ``n_columns`` allows
-    (a radix sort makes fewer passes), and on CPU a batch shorter than :data:`CPU_RADIX_MIN` is padded
-    with keys past every column: below that length PyTorch's CPU sort is a comparison sort, about twice
-    as slow on a training batch (``benchmarks/first_layer.py`` times both).
+    A stable sort of the column indices (:func:`column_sort_keys`), then each column's start by binary
+    search: no ``bincount``, whose output size would need a device sync on GPU.
     """
     bags = bag_of(offsets, len(indices))
-    key_dtype = torch.int16 if n_columns < torch.iinfo(torch.int16).max else torch.int32
-    keys = indices.to(key_dtype)
-    short = CPU_RADIX_MIN - len(keys)
-    if keys.device.type == "cpu" and short > 0:
-        keys = torch.cat([keys, torch.full((short,), n_columns, dtype=key_dtype)])
-    sorted_columns, order = torch.sort(keys, stable=True)
-    order = order[: len(indices)]  # the padding sorts last (stable, largest key)
+    sorted_columns, order = torch.sort(column_sort_keys(indices, n_columns), stable=True)
+    # Any padding sorted last (stable, past every column): the first len(indices) are the entries.
+    sorted_columns, order = sorted_columns[: len(indices)], order[: len(indices)]
     starts = torch.searchsorted(
-        sorted_columns[: len(indices)], torch.arange(n_columns, device=indices.device, dtype=key_dtype)
+        sorted_columns, torch.arange(n_columns, device=indices.device, dtype=sorted_columns.dtype)
     )
     return bags.index_select(0, order), starts, values.index_select(0, order)
 
