@@ -12,9 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import torch
 
 from deepmf.training.module import RecommenderModule
-from tests.runs import run
+from tests.runs import evaluate_checkpoint, run
 from tests.synthetic import write_ml100k
 
 EPOCHS = ("trainer.max_epochs=3", "optim.lr=0.01")
@@ -36,6 +37,10 @@ def uninterrupted(data_dir: Path) -> dict[str, Any]:
     return run(data_dir, data_dir.parent / "full", *EPOCHS)
 
 
+def checkpoints(record: dict[str, Any]) -> Path:
+    return Path(record["best_checkpoint"]).parent
+
+
 def val_history(record: dict[str, Any]) -> list[tuple[int, float]]:
     return [(row["epoch"], row["val/ndcg@10"]) for row in record["history"]]
 
@@ -45,6 +50,23 @@ def test_history_keeps_every_epoch_after_testing_the_best(uninterrupted):
     assert uninterrupted["best_epoch"] < 2, "pick data where the best epoch is not the last"
     assert [row["epoch"] for row in uninterrupted["history"]] == [0, 1, 2]
     assert uninterrupted["epochs_trained"] == 3
+
+
+def test_last_checkpoint_is_the_last_epoch_not_the_best(uninterrupted):
+    last = torch.load(checkpoints(uninterrupted) / "last.ckpt", weights_only=True)
+    assert last["epoch"] == 2 and uninterrupted["best_epoch"] < 2
+    assert [row["epoch"] for row in last["callbacks"]["EpochHistory"]["rows"]] == [0, 1, 2]
+
+
+def test_reported_test_metrics_are_the_best_checkpoints_never_the_last(uninterrupted):
+    folder = checkpoints(uninterrupted)
+    best = evaluate_checkpoint(
+        uninterrupted, folder / f"best-epoch={uninterrupted['best_epoch']}.ckpt", "test"
+    )
+    last = evaluate_checkpoint(uninterrupted, folder / "last.ckpt", "test")
+    reported = {k: v for k, v in uninterrupted["metrics"].items() if k.startswith("test/")}
+    assert reported == {k: v for k, v in best.items() if k in reported}
+    assert best["test/ndcg@10"] != last["test/ndcg@10"], "pick data where the two checkpoints differ"
 
 
 def test_same_seed_gives_identical_metrics(data_dir, uninterrupted):

@@ -11,9 +11,8 @@ from deepmf.data.cli import build_datamodule, compose_config
 from deepmf.data.export import main as export_main
 from deepmf.data.ncf import NCFSplit, build_ncf_split, find_ncf_files
 from deepmf.errors import DataError
-from deepmf.evaluation.metrics import ranking_metrics
-from deepmf.evaluation.ranking import rank_batch
 from deepmf.models import ModelContext, build_model
+from tests.runs import evaluate
 from tests.synthetic import write_ml100k
 
 # 3 users, items 0..7. Published quirks: user 0's list holds its test item (2) and a repeat (5);
@@ -82,14 +81,6 @@ def test_missing_train_file_is_named(tmp_path):
     (tmp_path / "toy.train.rating").unlink()
     with pytest.raises(DataError, match=r"toy.train.rating \(or .gz\) not found"):
         find_ncf_files(tmp_path, "toy")
-
-
-def evaluate(model, datamodule, stage: str) -> dict[str, float]:
-    model.prepare_evaluation()
-    loader = datamodule.test_dataloader() if stage == "test" else datamodule.val_dataloader()
-    ranks = [rank_batch(model, batch, datamodule.n_items) for batch in loader]
-    metrics = ranking_metrics(torch.cat([r[0] for r in ranks]), [5, 10], f"{stage}/")
-    return metrics | ranking_metrics(torch.cat([r[1] for r in ranks]), [5, 10], f"{stage}/full_")
 
 
 def test_export_then_import_reproduces_the_metrics_of_the_same_model(tmp_path, monkeypatch):

@@ -20,8 +20,9 @@ class CSVInteractions(InteractionDataModule):
     Args:
         path: the file (plain or .gz).
         columns: the file's fields in order; ``user`` and ``item`` are required, ``rating`` and
-            ``timestamp`` optional (without a timestamp the test item is the one whose id sorts last);
-            other (distinct) names are ignored.
+            ``timestamp`` optional (without one, every rating ties and the test item is drawn by the
+            split's seeded item order, as for ties at the latest timestamp); other (distinct) names are
+            ignored.
         delimiter: the field separator (``tab`` / ``\\t`` and ``space`` are accepted as words).
         header: whether the first line is a header (skipped; columns are matched by position).
         feedback: ``explicit`` (the rating column is the rating, Eq. 2) or ``implicit`` (every

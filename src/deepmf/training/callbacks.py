@@ -1,11 +1,13 @@
-"""Callbacks that record what a person reads after a run: per-epoch metrics and timings."""
+"""Callbacks of a run: per-epoch metrics and timings, and the checkpoint a resume starts from."""
 
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
+from pytorch_lightning.callbacks import ModelCheckpoint
 
 
 class EpochHistory(pl.Callback):
@@ -44,3 +46,28 @@ class EpochHistory(pl.Callback):
         # that must not cut off the epochs trained after the best one (Figure 2 plots every epoch).
         if not self.rows:
             self.rows = list(state_dict.get("rows", []))
+
+
+class LastEpochCheckpoint(ModelCheckpoint):
+    """``last.ckpt``, rewritten at the end of every training epoch (what ``resume=`` continues from).
+
+    Lightning's own ``save_last=True`` (2.6) writes it only in epochs that also write a monitored
+    checkpoint: after the best epoch it went stale, and a resume retrained every epoch after the best.
+    Like every ``ModelCheckpoint``, it runs after the module's epoch-end hook (a diverged epoch is never
+    saved) and after :class:`EpochHistory`, so the file carries the whole history.
+    """
+
+    def __init__(self, dirpath: str | Path) -> None:
+        super().__init__(
+            dirpath=dirpath,
+            filename="last",
+            monitor=None,
+            save_top_k=1,
+            save_on_train_epoch_end=True,
+            enable_version_counter=False,
+        )
+
+    @property
+    def state_key(self) -> str:
+        # Distinct from an unmonitored best-checkpoint callback's key, so a resume restores each its own.
+        return type(self).__name__

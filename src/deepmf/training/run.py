@@ -22,7 +22,7 @@ from deepmf.io import write_json_atomic
 from deepmf.losses import PointwiseLoss
 from deepmf.models import ModelContext, build_model, check_model_config
 from deepmf.models.fitted import FittedRecommender
-from deepmf.training.callbacks import EpochHistory
+from deepmf.training.callbacks import EpochHistory, LastEpochCheckpoint
 from deepmf.training.checkpoint_io import SafeCheckpointIO
 from deepmf.training.fitted import FittedRecommenderModule
 from deepmf.training.loggers import build_loggers, finish_wandb
@@ -117,21 +117,27 @@ def train(cfg: DictConfig, output_dir: Path, overrides: list[str] | None = None)
 
         has_validation = datamodule.split is not None and datamodule.split.has_validation
         resume = cfg.get("resume")
+        # A resumed run keeps writing beside the checkpoint it resumed from: there the restored best
+        # score and best path still apply (Lightning drops them when the folder changes).
+        checkpoint_dir = Path(resume).resolve().parent if resume else output_dir / "checkpoints"
         checkpoint = ModelCheckpoint(
-            # A resumed run keeps writing beside the checkpoint it resumed from: there the restored
-            # best score and best path still apply (Lightning drops them when the folder changes).
-            dirpath=Path(resume).resolve().parent if resume else output_dir / "checkpoints",
+            dirpath=checkpoint_dir,
             filename="best-{epoch}",
             monitor=cfg.selection.monitor if has_validation else None,
             mode="max",
             save_top_k=1,
-            save_last=True,
-            # After EpochHistory's row for the epoch, so last.ckpt carries the whole history.
+            # After EpochHistory's row for the epoch, so the checkpoint carries the history up to it.
             save_on_train_epoch_end=True,
         )
+        last_checkpoint = LastEpochCheckpoint(checkpoint_dir)
         # A redrawn bar floods logs when stdout is not a terminal (CI, sweeps): refresh it rarely there.
         refresh = cfg.get("progress_refresh_rate") or (1 if sys.stdout.isatty() else 500)
-        callbacks: list[pl.Callback] = [checkpoint, history, TQDMProgressBar(refresh_rate=refresh)]
+        callbacks: list[pl.Callback] = [
+            checkpoint,
+            last_checkpoint,
+            history,
+            TQDMProgressBar(refresh_rate=refresh),
+        ]
         if has_validation and cfg.selection.patience:
             callbacks.append(
                 EarlyStopping(monitor=cfg.selection.monitor, mode="max", patience=cfg.selection.patience)
@@ -147,7 +153,7 @@ def train(cfg: DictConfig, output_dir: Path, overrides: list[str] | None = None)
         )
         trainer.fit(module, datamodule=datamodule, ckpt_path=resume or None, weights_only=True)
         # Never select on test: the tested weights are the ones chosen by validation.
-        ckpt = "best" if has_validation and checkpoint.best_model_path else None
+        ckpt = checkpoint.best_model_path if has_validation and checkpoint.best_model_path else None
         val_at_best = best_validation_row(history.rows, cfg.selection.monitor)
         trainer.test(module, datamodule=datamodule, ckpt_path=ckpt, verbose=False, weights_only=True)
         metrics = {k: v for k, v in val_at_best.items() if k.startswith("val/")}
@@ -156,7 +162,7 @@ def train(cfg: DictConfig, output_dir: Path, overrides: list[str] | None = None)
             "status": "completed",
             "best_epoch": val_at_best.get("epoch"),
             "epochs_trained": len(history.rows),
-            "best_checkpoint": checkpoint.best_model_path or checkpoint.last_model_path,
+            "best_checkpoint": checkpoint.best_model_path or last_checkpoint.best_model_path,
             "metrics": metrics,
         }
         exit_code = 0
