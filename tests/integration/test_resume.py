@@ -8,12 +8,14 @@ is reused but its checkpoint folder; the resumed run is a fresh ``train()`` with
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
 import torch
 
+from deepmf.errors import ConfigError
 from deepmf.training.module import RecommenderModule
 from tests.runs import evaluate_checkpoint, run
 from tests.synthetic import write_ml100k
@@ -67,6 +69,32 @@ def test_reported_test_metrics_are_the_best_checkpoints_never_the_last(uninterru
     reported = {k: v for k, v in uninterrupted["metrics"].items() if k.startswith("test/")}
     assert reported == {k: v for k, v in best.items() if k in reported}
     assert best["test/ndcg@10"] != last["test/ndcg@10"], "pick data where the two checkpoints differ"
+
+
+def test_resume_with_other_training_settings_is_refused(data_dir, uninterrupted):
+    last = checkpoints(uninterrupted) / "last.ckpt"
+    with pytest.raises(
+        ConfigError, match=r"loss\.name='nce' there, 'ce' here.*optim\.lr=0\.01 there, 0\.02 here"
+    ):
+        run(
+            data_dir,
+            data_dir.parent / "other",
+            "trainer.max_epochs=3",
+            "optim.lr=0.02",
+            "loss=ce",
+            f"resume={last}",
+        )
+
+
+def test_a_finished_run_can_be_extended_by_more_epochs(data_dir, uninterrupted):
+    # A copy: the resumed run writes beside the checkpoint it resumes from.
+    folder = shutil.copytree(checkpoints(uninterrupted), data_dir.parent / "longer-checkpoints")
+    last = folder / "last.ckpt"
+    longer = run(
+        data_dir, data_dir.parent / "longer", "trainer.max_epochs=4", "optim.lr=0.01", f"resume={last}"
+    )
+    assert [row["epoch"] for row in longer["history"]] == [0, 1, 2, 3]
+    assert val_history(longer)[:3] == val_history(uninterrupted)
 
 
 def test_same_seed_gives_identical_metrics(data_dir, uninterrupted):

@@ -33,6 +33,9 @@ def train_components(
         component = cfg.copy()
         component.model = OmegaConf.create(overrides.pop("model"))
         component = OmegaConf.merge(component, overrides)
+        # The run's resume= names its own checkpoint, never a component's: a resumed run retrains its
+        # components from scratch (seeded, so to the same weights).
+        component.resume = None
         run_dir = output_dir / "pretrain" / name
         log.info("training component %s in %s", name, run_dir)
         record = train(component, run_dir, [f"component={name}"])

@@ -28,6 +28,7 @@ from deepmf.training.fitted import FittedRecommenderModule
 from deepmf.training.loggers import build_loggers, finish_wandb
 from deepmf.training.module import RecommenderModule
 from deepmf.training.pretrain import train_components
+from deepmf.training.resume import TrainingSettings, check_resume_settings
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,8 @@ def check_config(cfg: DictConfig) -> None:
     resume = cfg.get("resume")
     if resume and not Path(resume).is_file():
         raise ConfigError(f"resume={resume}: no such checkpoint file (give <run dir>/checkpoints/last.ckpt)")
+    if resume:
+        check_resume_settings(cfg, resume)
 
 
 def build(config: Any, **kwargs: Any) -> Any:
@@ -136,6 +139,7 @@ def train(cfg: DictConfig, output_dir: Path, overrides: list[str] | None = None)
             checkpoint,
             last_checkpoint,
             history,
+            TrainingSettings(cfg),
             TQDMProgressBar(refresh_rate=refresh),
         ]
         if has_validation and cfg.selection.patience:
