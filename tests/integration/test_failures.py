@@ -45,6 +45,14 @@ def test_unknown_datamodule_argument_is_a_config_error(tmp_path):
         run(tmp_path / "no-data-here", tmp_path / "run", "+data.bogus=1")
 
 
+def test_loss_max_rating_below_the_datas_ratings_is_refused(tmp_path):
+    write_ml100k(tmp_path / "data", n_users=20, n_items=60, seed=1)
+    with pytest.raises(
+        ConfigError, match=r"loss.max_rating=2 is below the largest rating in the data \(5.0\)"
+    ):
+        run(tmp_path / "data", tmp_path / "run", "loss.max_rating=2")
+
+
 def test_hydra_typo_is_a_clear_message_without_traceback(tmp_path):
     result = subprocess.run(
         [sys.executable, str(ROOT / "train.py"), "model.layr=3", f"hydra.run.dir={tmp_path}"],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import torch
 
 from deepmf.errors import ConfigError
 from deepmf.training.run import check_config
@@ -44,3 +45,26 @@ def test_lfm_options_are_checked(tmp_path):
 
 def test_default_config_passes(tmp_path):
     check_config(config(tmp_path, tmp_path))
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (("data=csv",), "data.path must be given (no default), e.g. data.path=<value>"),
+        (("data=ncf",), "data.name must be given (no default)"),
+        (
+            ("logger=wandb", "logger.mode=onlin"),
+            "logger.mode must be offline, online or disabled, got 'onlin'",
+        ),
+    ],
+)
+def test_missing_values_and_logger_options_fail_before_any_data_is_read(tmp_path, overrides, message):
+    with pytest.raises(ConfigError) as info:
+        check_config(config(tmp_path / "no-data", tmp_path / "cache", *overrides))
+    assert message in str(info.value)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without a CUDA GPU")
+def test_gpu_trainer_without_a_gpu_says_so(tmp_path):
+    with pytest.raises(ConfigError, match="trainer=gpu, but torch sees no CUDA GPU"):
+        check_config(config(tmp_path / "no-data", tmp_path / "cache", "trainer=gpu"))

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import warnings
+
 import torch
 
 from deepmf.models.fitted import FittedRecommender
 from deepmf.training.module import NonFiniteLossError, RecommenderModule
+
+# Having no optimiser is the point of these models; Lightning's warning about it is noise on every run.
+warnings.filterwarnings("ignore", message=r".*configure_optimizers.* returned .None.", category=UserWarning)
 
 
 class FittedRecommenderModule(RecommenderModule):

@@ -10,9 +10,25 @@ from pytorch_lightning.loggers import CSVLogger, Logger, WandbLogger
 
 from deepmf.errors import ConfigError
 
+LOGGERS = ("wandb", "csv", "none")
+WANDB_MODES = ("offline", "online", "disabled")
+
+
+def check_logger_config(config: Any) -> None:
+    """Fail on an unknown logger or W&B mode (before any data is read), naming the key."""
+    kind = config.get("name", "none")
+    if kind not in LOGGERS:
+        raise ConfigError(f"logger must be one of {', '.join(LOGGERS)}; got {kind!r}")
+    mode = config.get("mode", "offline")
+    if kind == "wandb" and mode not in WANDB_MODES:
+        raise ConfigError(
+            f"logger.mode must be {', '.join(WANDB_MODES[:-1])} or {WANDB_MODES[-1]}, got {mode!r}"
+        )
+
 
 def build_loggers(config: Any, output_dir: Path, run_config: dict[str, Any]) -> list[Logger]:
     """``wandb`` logs offline by default (``wandb sync`` later); ``csv`` writes metrics.csv."""
+    check_logger_config(config)
     kind = config.get("name", "none")
     if kind == "none":
         return []
@@ -20,8 +36,6 @@ def build_loggers(config: Any, output_dir: Path, run_config: dict[str, Any]) -> 
         return [CSVLogger(save_dir=str(output_dir), name="csv", version="")]
     if kind == "wandb":
         mode = config.get("mode", "offline")
-        if mode not in ("offline", "online", "disabled"):
-            raise ConfigError(f"logger.mode must be offline, online or disabled, got {mode!r}")
         os.environ.setdefault("WANDB_SILENT", "true")
         return [
             WandbLogger(
@@ -35,7 +49,7 @@ def build_loggers(config: Any, output_dir: Path, run_config: dict[str, Any]) -> 
                 config=run_config,
             )
         ]
-    raise ConfigError(f"logger must be one of wandb, csv, none; got {kind!r}")
+    raise AssertionError(f"unreachable: logger {kind!r} passed check_logger_config")
 
 
 def finish_wandb(exit_code: int = 0, summary: dict[str, Any] | None = None) -> None:

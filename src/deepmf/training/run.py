@@ -25,7 +25,7 @@ from deepmf.models.fitted import FittedRecommender
 from deepmf.training.callbacks import EpochHistory, LastEpochCheckpoint
 from deepmf.training.checkpoint_io import SafeCheckpointIO
 from deepmf.training.fitted import FittedRecommenderModule
-from deepmf.training.loggers import build_loggers, finish_wandb
+from deepmf.training.loggers import build_loggers, check_logger_config, finish_wandb
 from deepmf.training.module import RecommenderModule
 from deepmf.training.pretrain import train_components
 from deepmf.training.resume import TrainingSettings, check_resume_settings
@@ -35,6 +35,9 @@ log = logging.getLogger(__name__)
 
 def check_config(cfg: DictConfig) -> None:
     """Fail on invalid settings before any data is loaded, naming the key and the allowed values."""
+    missing = sorted(OmegaConf.missing_keys(cfg))
+    if missing:
+        raise ConfigError(f"{', '.join(missing)} must be given (no default), e.g. {missing[0]}=<value>")
     check_model_config(cfg.model)
     check_data_config(cfg.data)
     if cfg.loss.name not in ("nce", "ce"):
@@ -51,6 +54,13 @@ def check_config(cfg: DictConfig) -> None:
         raise ConfigError(f"selection.monitor must be val/<metric>@K (e.g. val/ndcg@10), got {monitor!r}")
     if int(k) not in ks:
         raise ConfigError(f"selection.monitor={monitor} needs {k} in eval.ks")
+    check_logger_config(cfg.logger)
+    if cfg.trainer.get("accelerator") in ("gpu", "cuda") and not torch.cuda.is_available():
+        build_kind = f"CUDA {torch.version.cuda}" if torch.version.cuda else "no CUDA (a CPU build)"
+        raise ConfigError(
+            f"trainer=gpu, but torch sees no CUDA GPU (torch {torch.__version__}, built with {build_kind}); "
+            "use trainer=cpu"
+        )
     resume = cfg.get("resume")
     if resume and not Path(resume).is_file():
         raise ConfigError(f"resume={resume}: no such checkpoint file (give <run dir>/checkpoints/last.ckpt)")
@@ -113,9 +123,10 @@ def train(cfg: DictConfig, output_dir: Path, overrides: list[str] | None = None)
             # One fit step per epoch, on one batch: no sampled-pair batches, no optimiser.
             module: RecommenderModule = FittedRecommenderModule(model, list(cfg.eval.ks), datamodule.n_items)
             datamodule.full_batch = True
+            record["loss"] = None  # fitted by its own objective: no training loss
             trainer_overrides["max_epochs"] = model.fit_epochs
         else:
-            loss = PointwiseLoss(cfg.loss.name, cfg.loss.max_rating or datamodule.max_rating)
+            loss = PointwiseLoss(cfg.loss.name, loss_max_rating(cfg.loss, datamodule))
             module = RecommenderModule(model, loss, cfg.optim.lr, list(cfg.eval.ks), datamodule.n_items)
 
         has_validation = datamodule.split is not None and datamodule.split.has_validation
@@ -186,6 +197,19 @@ def train(cfg: DictConfig, output_dir: Path, overrides: list[str] | None = None)
     return record
 
 
+def loss_max_rating(loss_config: Any, datamodule: InteractionDataModule) -> float:
+    """``max(R)`` of the nce target ``rating / max(R)`` (Eq. 12): ``loss.max_rating``, or the data's."""
+    chosen = loss_config.get("max_rating")
+    if chosen is None:
+        return datamodule.max_rating
+    if not chosen >= datamodule.max_rating:
+        raise ConfigError(
+            f"loss.max_rating={chosen} is below the largest rating in the data ({datamodule.max_rating}): "
+            "nce targets rating / max_rating would leave [0, 1]; leave it null to use the data's"
+        )
+    return float(chosen)
+
+
 def final_summary(record: dict[str, Any]) -> dict[str, Any]:
     """What a run's W&B summary holds at the end: status, selected epoch, final metrics."""
     keys = ("status", "best_epoch", "epochs_trained", "seconds_per_epoch", "wall_time_s", "error")
@@ -205,7 +229,8 @@ def summary(record: dict[str, Any], output_dir: Path) -> str:
     metrics = record.get("metrics", {})
     data = record.get("dataset", {})
     lines = [
-        f"\n{record['model'].upper()}-{record['loss']} on {data.get('name')} (seed {record['seed']}): "
+        f"\n{record['model'].upper()}{'-' + record['loss'] if record['loss'] else ''} on {data.get('name')} "
+        f"(seed {record['seed']}): "
         f"best epoch {record.get('best_epoch')} of {record.get('epochs_trained')}, "
         f"{record.get('seconds_per_epoch')} s/epoch, {record.get('wall_time_s')} s in all",
         f"{'':14}{'HR@10':>8}{'NDCG@10':>9}",
