@@ -139,7 +139,11 @@ def test_multi_character_separator_in_messages(tmp_path):
         ("abc\t10\t5\t100", "user 'abc' is not an integer"),
         ("1\t1.5\t5\t100", "item '1.5' is not an integer"),  # would silently become item 1
         ("1\t10\tfive\t100", "rating 'five' is not a number"),
-        ("1\t10\t5\tyesterday", "timestamp 'yesterday' is not an integer"),
+        (
+            "1\t10\t5\tyesterday",
+            "timestamp 'yesterday' is not an integer (timestamps are integers that order a user's ratings, "
+            "e.g. Unix seconds)",
+        ),
         ("1\t10\tNaN\t100", "rating 'NaN' is not a number"),
         ("1\t10\tinf\t100", "rating 'inf' must be a finite number > 0"),
         ("1\t10\t-1\t100", "rating '-1' must be a finite number > 0"),
@@ -159,6 +163,19 @@ def test_line_numbers_count_the_header_and_the_gzip_text(tmp_path):
     path = tmp_path / "u.data.gz"
     path.write_bytes(gzip.compress(("\n" + GOOD + "3\tx\t4\t100\n").encode()))
     assert parse_error(path) == f"{path}, line 5: item 'x' is not an integer"
+
+
+def test_an_unannounced_header_line_gets_a_hint(tmp_path):
+    path = write(tmp_path, "user\titem\trating\ttimestamp\n" + GOOD)
+    assert parse_error(path) == (
+        f"{path}, line 1: user 'user' is not an integer; if line 1 is a header, set data.header=true"
+    )
+
+
+def test_string_ids_ignore_spaces_around_them(tmp_path):
+    path = write(tmp_path, "u1, i1, 5\nu1,i2,4\nu2 ,i1,3\n", "ratings.csv")
+    raw = parse_ratings(path, ",", ("user", "item", "rating"), numeric_ids=False)
+    assert raw.users.tolist() == ["u1", "u1", "u2"] and raw.items.tolist() == ["i1", "i2", "i1"]
 
 
 def test_stray_quote_does_not_swallow_lines(tmp_path):

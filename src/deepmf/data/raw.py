@@ -159,7 +159,14 @@ def parse_ratings(
         if bad.any():
             row = int(np.flatnonzero(bad)[0])
             kind = "an integer" if integer else "a number"
-            raise DataError(f"{path}, line {lines[row]}: {name} {frame[name].iloc[row]!r} is not {kind}")
+            hint = ""
+            if row == 0 and not header:
+                hint = "; if line 1 is a header, set data.header=true"
+            elif name == "timestamp":
+                hint = " (timestamps are integers that order a user's ratings, e.g. Unix seconds)"
+            raise DataError(
+                f"{path}, line {lines[row]}: {name} {frame[name].iloc[row]!r} is not {kind}{hint}"
+            )
         return values
 
     def integers(name: str) -> np.ndarray:
@@ -168,8 +175,9 @@ def parse_ratings(
             return values.to_numpy(dtype=np.int64)
         return numeric(name, integer=True).astype(np.int64)
 
-    users = integers("user") if numeric_ids else frame["user"].to_numpy()
-    items = integers("item") if numeric_ids else frame["item"].to_numpy()
+    # String ids are stripped: with "u1, i1" lines, ' i1' and 'i1' are the same item.
+    users = integers("user") if numeric_ids else frame["user"].str.strip().to_numpy()
+    items = integers("item") if numeric_ids else frame["item"].str.strip().to_numpy()
     if "rating" in columns:
         ratings = numeric("rating", integer=False).astype(np.float32)
     else:
