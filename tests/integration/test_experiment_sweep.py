@@ -108,3 +108,26 @@ def test_table4_sweep_logs_to_wandb(tmp_path, ml100k_dir):
     assert (run.run_group, run.job_type) == ("table4", "report")
     assert json.loads(wandb_summary["table4/sampled/nrows"]) == 2
     assert json.loads(wandb_summary["failed"]) == 2
+
+
+def test_a_sweep_into_a_used_folder_reports_and_selects_only_its_own_jobs(tmp_path, ml100k_dir):
+    """The README's tuning command reuses ``hydra.sweep.dir``: a smaller second sweep there (its grid from
+    an experiment config's params and the command line) must not mix in the first sweep's jobs."""
+    for ratios in ("1,2,3", "4"):
+        result = run_train(
+            tmp_path, ml100k_dir, "experiment=table4", "data=ml100k", f"data.neg_ratio={ratios}", "seed=0",
+            "logger=none", *SMALL_DMF,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr[-3000:]
+    sweep = tmp_path / "multirun"
+    assert sorted(p.parent.name for p in sweep.glob("*/metrics.json")) == ["0", "1", "2"]
+    tables = markdown_tables((sweep / "table.md").read_text())
+    assert [row[0] for row in tables["Sampled"][1:]] == ["4"]
+    assert "1 runs from" in (sweep / "table.md").read_text()
+
+    best = subprocess.run(
+        [sys.executable, "-m", "deepmf.report.best", str(sweep)], capture_output=True, text=True, cwd=ROOT
+    )
+    assert best.returncode == 0, best.stderr[-3000:]
+    assert "data.neg_ratio=4" in best.stdout.splitlines()[1].split()
+    assert "left out 2 job folder(s) from an earlier sweep into this folder (1, 2)" in best.stderr

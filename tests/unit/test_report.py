@@ -30,11 +30,14 @@ def make_run(folder: Path, model: dict, loss: str, dataset: str, seed: int, metr
         "data": {"input": "rating", "neg_ratio": 7, "eval_negatives": 100},
         "trainer": {"max_epochs": 3},
         "report": extra.pop("report", None),
-    }
+    } | extra.pop("config", {})
     record = {"status": "failed", "error": "RuntimeError: boom", "seed": seed, "config": config}
     if metrics is not None:
         record |= {"status": "completed", "dataset": {"name": dataset}, "metrics": metrics, **extra}
     (folder / "metrics.json").write_text(json.dumps({"overrides": overrides} | record))
+
+
+DMF = ({"name": "dmf", "layers": 2}, "nce")
 
 
 def metrics_for(base: float) -> dict:
@@ -192,3 +195,57 @@ def test_ad_hoc_sweeps_list_configurations_in_natural_order(tmp_path):
         "model.factors=16",
         "model.factors=64",
     ]
+
+
+def test_completed_runs_without_the_tables_k_read_n_a_not_failed(tmp_path):
+    at_5_and_20 = {f"test/{m}@{k}": 0.5 for m in ("hr", "ndcg", "full_hr", "full_ndcg") for k in (5, 20)}
+    for layers, metrics in ((1, at_5_and_20), (2, None)):
+        make_run(
+            tmp_path / str(layers), {"name": "dmf", "layers": layers}, "nce", "ml100k", 0, metrics,
+            overrides=[f"model.layers={layers}"], config={"eval": {"ks": [5, 20]}},
+        )  # fmt: skip
+    text = aggregate(find_jobs(tmp_path)).markdown()
+    sampled = text.split("## Sampled")[1].split("## Full")[0]
+    assert "| DMF-1-nce model.layers=1 | n/a | n/a |" in sampled
+    assert "| DMF-2-nce model.layers=2 | failed | failed |" in sampled
+    assert (
+        "1 completed runs did not record test/hr@10, test/ndcg@10, test/full_hr@10, test/full_ndcg@10 "
+        "(their eval.ks: [5, 20]): their cells read n/a"
+    ) in text
+
+
+def test_a_run_that_failed_early_is_filed_under_its_datamodules_name(tmp_path):
+    def synthetic(name: str, preset: str, metrics: dict | None) -> None:
+        data = {"_target_": "deepmf.data.synthetic.SyntheticDataModule", "preset": preset, "neg_ratio": 7}
+        make_run(tmp_path / name, *DMF, "synthetic", 0, metrics, config={"data": data})
+        record = json.loads((tmp_path / name / "metrics.json").read_text())
+        if metrics is not None:  # a completed run names its data as the datamodule does
+            record["dataset"]["name"] = f"synthetic-{preset}"
+        (tmp_path / name / "metrics.json").write_text(json.dumps(record))
+
+    synthetic("0", "small", metrics_for(0.5))
+    synthetic("1", "ml1m", metrics_for(0.7))
+    synthetic("2", "small", None)  # failed before its datamodule existed: it knows only data=synthetic
+    report = aggregate(find_jobs(tmp_path))
+    assert report.datasets == ["synthetic-ml1m", "synthetic-small"]
+    assert report.cell("synthetic-small", report.factors[0], "test/hr@10").jobs == 2
+
+
+def test_best_job_defaults_to_the_jobs_own_selection_metric(tmp_path, capsys):
+    from deepmf.report.best import best_job
+    from deepmf.report.best import main as best_main
+
+    for name, at_10, at_20 in (("0", 0.9, 0.1), ("1", 0.1, 0.5)):
+        folder = tmp_path / name
+        folder.mkdir()
+        record = {
+            "status": "completed",
+            "overrides": [f"optim.lr={name}"],
+            "config": {"selection": {"monitor": "val/ndcg@20"}},
+            "metrics": {"val/ndcg@10": at_10, "val/ndcg@20": at_20},
+        }
+        (folder / "metrics.json").write_text(json.dumps(record))
+    assert best_job(tmp_path).overrides == ["optim.lr=1"]
+    assert best_job(tmp_path, "val/ndcg@10").overrides == ["optim.lr=0"]
+    best_main([str(tmp_path)])
+    assert capsys.readouterr().out.startswith("val/ndcg@20=0.5000 ")

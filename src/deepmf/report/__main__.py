@@ -5,7 +5,9 @@
     python -m deepmf.report --results docs/results.md DIR ... table2=RUN_DIR ...
 
 A folder is a sweep (its job folders are found below it) or a single run. ``NAME=DIR`` files the runs
-of DIR under layout NAME (e.g. baselines trained as single runs for Table 2).
+of DIR made for layout NAME under it (``report=NAME``; if none is, DIR's runs made for no layout, e.g.
+baselines trained as single runs for Table 2); the others are left out, and the report says so. A folder
+without runs is an error: nothing is written and the exit status is 1.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import sys
 from pathlib import Path
 
 from deepmf.report.aggregate import aggregate, write_report
-from deepmf.report.collect import find_jobs
+from deepmf.report.collect import NoRunsError, Source, check_runs_found, load_source
 from deepmf.report.layouts import LAYOUTS
 
 log = logging.getLogger("deepmf.report")
@@ -41,23 +43,37 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
 
-    sources = [parse_source(text) for text in args.folders]
-    missing = [str(folder) for _, folder in sources if not folder.is_dir()]
+    named_folders = [parse_source(text) for text in args.folders]
+    missing = [str(folder) for _, folder in named_folders if not folder.is_dir()]
     if missing:
         parser.error(f"not a folder: {', '.join(missing)}")
+    try:
+        if args.results:
+            from deepmf.report.results import write_results
 
-    if args.results:
-        from deepmf.report.results import write_results
+            write_results(named_folders, args.results, args.template)
+            log.info("wrote %s", args.results)
+            return 0
+        sources = [load_source(name, folder) for name, folder in named_folders]
+        check_runs_found(sources)
+    except NoRunsError as exc:
+        log.error("%s", exc)
+        return 1
+    write_reports(sources, args)
+    return 0
 
-        write_results(sources, args.results, args.template)
-        log.info("wrote %s", args.results)
-        return 0
 
-    groups = [[folder for _, folder in sources]] if args.out else [[folder] for _, folder in sources]
-    for folders in groups:
-        jobs = [job for folder in folders for job in find_jobs(folder)]
-        layout = args.layout or next((name for name, f in sources if name and f in folders), None)
-        report = aggregate(jobs, layout, sources=folders)
+def write_reports(sources: list[Source], args: argparse.Namespace) -> None:
+    """One report per folder, or one of them all into ``--out``."""
+    groups = [sources] if args.out else [[source] for source in sources]
+    for group in groups:
+        jobs = [job for source in group for job in source.jobs]
+        layout = args.layout or next((source.name for source in group if source.name), None)
+        notes = [note for source in group if (note := source.note())]
+        for note in notes:
+            log.warning("%s", note)
+        folders = [source.folder for source in group]
+        report = aggregate(jobs, layout, sources=folders, notes=notes)
         out = args.out or folders[0]
         written = write_report(report, out)
         if args.wandb:
@@ -66,7 +82,6 @@ def main(argv: list[str] | None = None) -> int:
             log_report(report, out, mode=os.environ.get("WANDB_MODE", "offline"))
         print(report.markdown())
         log.info("wrote %s", ", ".join(str(p) for p in written))
-    return 0
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from deepmf.io import write_atomic
-from deepmf.report.collect import Job
+from deepmf.report.collect import Job, name_datasets, with_components
 from deepmf.report.layouts import (
     MEASURES,
     PROTOCOLS,
@@ -34,16 +34,21 @@ STATISTICS = ("users", "items", "ratings", "density")
 
 @dataclass(frozen=True)
 class Cell:
-    """One metric over the seeds of one (dataset, factor value): completed runs ``n`` of ``jobs``."""
+    """One metric over the seeds of one (dataset, factor value): ``n`` values from ``jobs`` runs.
+
+    ``completed`` runs finished; a completed run that did not record the metric (``eval.ks`` without
+    its K) gives no value, and a cell of only such runs reads "n/a", not "failed".
+    """
 
     mean: float
     std: float
     n: int
     jobs: int
+    completed: int
 
     def text(self) -> str:
         if self.n == 0:
-            return "failed"
+            return "n/a" if self.completed else "failed"
         text = f"{self.mean:.4f}" if self.n == 1 else f"{self.mean:.4f} ± {self.std:.4f}"
         return text if self.n == self.jobs else f"{text} ({self.n}/{self.jobs})"
 
@@ -84,7 +89,7 @@ class Report:
         n = len(values)
         mean = float(np.mean(values)) if n else math.nan
         std = float(np.std(values, ddof=1)) if n > 1 else math.nan
-        return Cell(mean, std, n, len(rows))
+        return Cell(mean, std, n, len(rows), int((rows["status"] == "completed").sum()))
 
     def cells(self) -> pd.DataFrame:
         """Every cell as numbers (aggregate.csv and the W&B table)."""
@@ -105,6 +110,7 @@ class Report:
                                     "std": cell.std,
                                     "n": cell.n,
                                     "jobs": cell.jobs,
+                                    "completed": cell.completed,
                                 }
                             )
         return pd.DataFrame(rows)
@@ -175,7 +181,7 @@ class Report:
             ]
         if self.layout.figure:
             out.append(f"![{self.layout.title}](figure2.png)\n")
-        notes = self.notes + self._mixed_cells()
+        notes = self.notes + self._mixed_cells() + self._missing_metrics()
         if notes:
             out.append(f"{h}# Notes\n\n" + "".join(f"- {note}\n" for note in notes))
         if self.failed:
@@ -235,6 +241,22 @@ class Report:
                 )
         return notes
 
+    def _missing_metrics(self) -> list[str]:
+        """Name the table's metrics that completed runs did not record (e.g. ``eval.ks`` without 10)."""
+        if self.layout.statistics:
+            return []
+        wanted = [metric for pair in PROTOCOLS.values() for metric in pair]
+        missing: dict[tuple[str, ...], list[Job]] = {}
+        for job in self.jobs:
+            absent = tuple(metric for metric in wanted if metric not in job.metrics)
+            if job.completed and absent:
+                missing.setdefault(absent, []).append(job)
+        return [
+            f"{len(jobs)} completed runs did not record {', '.join(absent)} (their eval.ks: "
+            f"{_distinct(str(job.value('eval.ks')) for job in jobs)}): their cells read n/a"
+            for absent, jobs in missing.items()
+        ]
+
     def _job_name(self, job: Job) -> str:
         for source in self.sources:
             if job.path.is_relative_to(source):
@@ -242,13 +264,21 @@ class Report:
         return str(job.path)
 
 
-def aggregate(jobs: list[Job], layout: str | None = None, sources: list[Path] | None = None) -> Report:
-    """Build the report of ``jobs``; the layout is ``layout``, else the one the runs were made for."""
+def aggregate(
+    jobs: list[Job],
+    layout: str | None = None,
+    sources: list[Path] | None = None,
+    notes: list[str] | None = None,
+) -> Report:
+    """Build the report of ``jobs`` (and of the components they trained first, see ``with_components``);
+    the layout is ``layout``, else the one the runs were made for."""
+    jobs = with_components(jobs)
     if layout is None:
         named = {job.layout for job in jobs if job.layout}
         layout = named.pop() if len(named) == 1 else None
     chosen = get_layout(layout)
-    return Report(chosen, jobs, summarize(jobs, chosen), list(sources or []))
+    name_datasets(jobs)
+    return Report(chosen, jobs, summarize(jobs, chosen), list(sources or []), list(notes or []))
 
 
 def summarize(jobs: list[Job], layout: Layout) -> pd.DataFrame:

@@ -1,32 +1,52 @@
 """``python -m deepmf.report.best <sweep dir>``: the job a tuning sweep selects, on validation only.
 
-Prints the overrides of the completed job with the highest ``val/ndcg@10`` (or ``--monitor``) and its
-validation score; test metrics are never looked at to choose.
+Prints the overrides of the completed job with the highest validation score and that score: the metric
+the jobs selected their epochs on (``selection.monitor``, ``val/ndcg@10`` by default) or ``--monitor``.
+Test metrics are never looked at to choose. Only the jobs of the folder's latest sweep compete: the job
+folders an earlier sweep into the same folder left are named in a warning and left out.
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
 from pathlib import Path
 
 from deepmf.report.collect import Job, find_jobs
 
+DEFAULT_MONITOR = "val/ndcg@10"
 
-def best_job(folder: Path, monitor: str = "val/ndcg@10") -> Job:
+
+def best_job(folder: Path, monitor: str | None = None) -> Job:
+    """The completed job of ``folder`` with the highest ``monitor`` (default: ``selection_monitor``)."""
+    jobs = find_jobs(folder)
+    return pick_best(jobs, monitor or selection_monitor(jobs), folder)
+
+
+def pick_best(jobs: list[Job], monitor: str, folder: Path) -> Job:
     """The completed job with the highest ``monitor`` (the first of equals, in job order)."""
-    scored = [job for job in find_jobs(folder) if job.completed and monitor in job.metrics]
+    scored = [job for job in jobs if job.completed and monitor in job.metrics]
     if not scored:
         raise SystemExit(f"{folder}: no completed job recorded {monitor}")
     return max(scored, key=lambda job: job.metrics[monitor])
 
 
+def selection_monitor(jobs: list[Job]) -> str:
+    """The metric the completed jobs selected their epochs on, if they agree; else ``val/ndcg@10``."""
+    monitors = {job.value("selection.monitor") for job in jobs if job.completed} - {None}
+    return str(monitors.pop()) if len(monitors) == 1 else DEFAULT_MONITOR
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("folder", type=Path)
-    parser.add_argument("--monitor", default="val/ndcg@10")
+    parser.add_argument("--monitor", help="validation metric (default: the jobs' selection.monitor)")
     args = parser.parse_args(argv)
-    job = best_job(args.folder, args.monitor)
-    print(f"{args.monitor}={job.metrics[args.monitor]:.4f} {job.path}")
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    jobs = find_jobs(args.folder)
+    monitor = args.monitor or selection_monitor(jobs)
+    job = pick_best(jobs, monitor, args.folder)
+    print(f"{monitor}={job.metrics[monitor]:.4f} {job.path}")
     print(" ".join(job.overrides))
 
 

@@ -21,6 +21,12 @@ class ReportOnMultirunEnd(Callback):
 
     Every job has ended by now (failed jobs leave ``metrics.json`` with status ``failed``). If any job
     failed, the process exits with status 1 after the report is written, so scripts notice.
+
+    Only this sweep's jobs are aggregated, also in a reused ``hydra.sweep.dir``: ``find_jobs`` keeps the
+    job folders that the grid of the folder's ``multirun.yaml`` (which this sweep wrote when it started)
+    lists, with their job numbers and overrides, and leaves out those of earlier sweeps. Reading the
+    files, rather than counting ``on_job_end`` calls, works for any launcher and gives the same jobs as
+    ``python -m deepmf.report`` and ``deepmf.report.best`` on the folder later.
     """
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:

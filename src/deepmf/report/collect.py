@@ -9,7 +9,10 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import OmegaConf
+
+from deepmf.errors import DeepMFError
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +37,12 @@ class Job:
     hydra_config: dict[str, Any] = field(default_factory=dict)
     hydra_overrides: list[str] = field(default_factory=list)
     choices: dict[str, Any] = field(default_factory=dict)
+    #: Hydra's job number in its sweep (``hydra.job.num``); None for a run outside a Hydra sweep.
+    num: int | None = None
+    #: The datamodule's name taken from a completed run on the same data (see ``name_datasets``).
+    inferred_dataset: str | None = None
+    #: For a component a job trained first (``<job>/pretrain/<name>``), that job's method (``NeuMF-p``).
+    part_of: str | None = None
 
     @property
     def status(self) -> str:
@@ -58,10 +67,22 @@ class Job:
 
     @property
     def dataset(self) -> str:
-        name = (self.record.get("dataset") or {}).get("name") or self.choices.get("data")
+        """The datamodule's name (``synthetic-small``); for a run that failed before naming it, the name a
+        completed run on the same data recorded, else the data config's name (``synthetic``)."""
+        name = self.recorded_dataset or self.inferred_dataset or self.data_config_name
+        return str(name or "?")
+
+    @property
+    def recorded_dataset(self) -> str | None:
+        return (self.record.get("dataset") or {}).get("name")
+
+    @property
+    def data_config_name(self) -> str | None:
+        """The ``data=`` choice (``conf/data/<name>.yaml``), from Hydra's record or the overrides."""
+        name = self.choices.get("data")
         if not name:  # a run that failed early, without Hydra's record of its choices
             name = next((o.partition("=")[2] for o in self.overrides if o.startswith("data=")), None)
-        return str(name or "?")
+        return name
 
     @property
     def seed(self) -> Any:
@@ -74,7 +95,8 @@ class Job:
 
     @cached_property
     def method(self) -> str:
-        return method_label(self.config)
+        label = method_label(self.config)
+        return f"{label} ({self.part_of} part)" if self.part_of else label
 
     def value(self, key: str) -> Any:
         """A dotted config key (``data.neg_ratio``), or ``method`` / ``dataset`` / ``speed``."""
@@ -117,7 +139,9 @@ def find_jobs(folder: Path) -> list[Job]:
     """The jobs of a sweep folder in job order, or ``[the run]`` if ``folder`` is a single run.
 
     A job folder is one with ``metrics.json`` or Hydra's ``.hydra/``: a job that died before writing
-    ``metrics.json`` still appears, as failed.
+    ``metrics.json`` still appears, as failed. Run folders inside a job (the components it pretrained,
+    ``<job>/pretrain/<name>``) are part of that job, never jobs of their own. A sweep folder contributes
+    the jobs of its latest sweep only (see ``latest_sweep``).
     """
     folder = Path(folder)
     if not folder.is_dir():
@@ -126,8 +150,100 @@ def find_jobs(folder: Path) -> list[Job]:
         return [load_job(folder)]
     found = {p.parent for p in folder.glob("**/metrics.json")}
     found |= {p.parent.parent for p in folder.glob("**/.hydra/overrides.yaml")}
-    # W&B and checkpoint folders never hold these files, so every hit is a job folder.
-    return [load_job(path) for path in sorted(found, key=_natural_key)]
+    # W&B and checkpoint folders never hold these files, so every hit is a run folder.
+    outermost = [path for path in found if not any(parent in found for parent in path.parents)]
+    jobs = [load_job(path) for path in sorted(outermost, key=_natural_key)]
+    return latest_sweep(jobs, folder)
+
+
+def with_components(jobs: list[Job]) -> list[Job]:
+    """``jobs``, each followed by the components it trained first (``<job>/pretrain/<name>``), labelled as
+    parts of it (``GMF (NeuMF-p part)``): tables show them beside their job; selection never sees them."""
+    expanded: list[Job] = []
+    for job in jobs:
+        expanded.append(job)
+        for folder in sorted(path.parent for path in job.path.glob("pretrain/*/metrics.json")):
+            component = load_job(folder)
+            component.part_of = job.method
+            expanded.append(component)
+    return expanded
+
+
+def latest_sweep(jobs: list[Job], root: Path) -> list[Job]:
+    """Leave out the job folders that an earlier sweep into the same sweep folder left behind.
+
+    Hydra rewrites ``<sweep>/multirun.yaml`` when a sweep starts and numbers its jobs from 0: the new jobs
+    overwrite the old folders with their numbers and leave the others. Expanding the grid of
+    ``multirun.yaml`` as Hydra's basic sweeper does gives the overrides of each job of the latest sweep,
+    so a job folder whose number or overrides differ is an earlier sweep's. The rule needs only the files
+    a sweep leaves, so the end-of-sweep callback, re-aggregation and ``report.best`` share it. Jobs outside
+    a folder with ``multirun.yaml``, or of another sweeper, are all kept.
+    """
+    by_sweep: dict[Path, list[Job]] = {}
+    for job in jobs:
+        sweep = _sweep_folder(job.path, root)
+        if sweep is not None:
+            by_sweep.setdefault(sweep, []).append(job)
+    stale = {job.path for sweep, group in by_sweep.items() for job in _earlier_sweeps_jobs(sweep, group)}
+    return [job for job in jobs if job.path not in stale]
+
+
+def _earlier_sweeps_jobs(sweep: Path, jobs: list[Job]) -> list[Job]:
+    """The jobs under ``sweep`` that its latest sweep's grid does not list (with a warning)."""
+    grid = sweep_grid(sweep / "multirun.yaml")
+    if grid is None:
+        return []
+    stale = [job for job in jobs if not _in_grid(job, grid)]
+    if stale:
+        log.warning(
+            "%s: left out %d job folder(s) from an earlier sweep into this folder (%s); its multirun.yaml "
+            "(the latest sweep) lists %d job(s)",
+            sweep,
+            len(stale),
+            ", ".join(job.path.name for job in stale),
+            len(grid),
+        )
+    return stale
+
+
+BASIC_SWEEPER = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"
+
+
+def sweep_grid(multirun_yaml: Path) -> list[list[str]] | None:
+    """Each job's overrides in job order, as Hydra's basic sweeper expands ``multirun.yaml``'s sweep;
+    None when that cannot be told (no such file, another sweeper, an override it cannot expand)."""
+    hydra = (_read_yaml(multirun_yaml) or {}).get("hydra") or {}
+    sweeper = hydra.get("sweeper") or {}
+    if sweeper.get("_target_") != BASIC_SWEEPER:
+        return None
+    arguments = [f"{key}={value}" for key, value in (sweeper.get("params") or {}).items()]
+    arguments += [str(o) for o in (hydra.get("overrides") or {}).get("task") or []]
+    try:
+        # Hydra's own expansion (a private module: if it moves, every job folder is read, as before).
+        from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+
+        overrides = OverridesParser.create().parse_overrides(arguments)
+        batches = BasicSweeper.split_arguments(overrides, None)
+    except Exception as exc:  # e.g. glob(), which needs Hydra's config loader: keep every job
+        log.warning("%s: could not expand the sweep (%s); reading every job folder", multirun_yaml, exc)
+        return None
+    return [job for batch in batches for job in batch]
+
+
+def _sweep_folder(job_folder: Path, root: Path) -> Path | None:
+    """The nearest folder above the job, up to ``root``, holding a ``multirun.yaml``."""
+    for parent in job_folder.parents:
+        if (parent / "multirun.yaml").is_file():
+            return parent
+        if parent == root:
+            break
+    return None
+
+
+def _in_grid(job: Job, grid: list[list[str]]) -> bool:
+    if job.num is None:  # not a job of a Hydra sweep
+        return True
+    return job.num < len(grid) and job.hydra_overrides == grid[job.num]
 
 
 def _natural_key(path: Path) -> tuple[Any, ...]:
@@ -145,10 +261,111 @@ def load_job(folder: Path) -> Job:
         record = {"status": "failed", "error": f"unreadable metrics.json: {exc}"}
     hydra_dir = folder / ".hydra"
     hydra_config = _read_yaml(hydra_dir / "config.yaml") or {}
-    overrides = _read_yaml(hydra_dir / "overrides.yaml") or []
-    hydra_meta = _read_yaml(hydra_dir / "hydra.yaml") or {}
-    choices = ((hydra_meta.get("hydra") or {}).get("runtime") or {}).get("choices") or {}
-    return Job(folder, record, hydra_config, [str(o) for o in overrides], dict(choices))
+    overrides = [str(o) for o in _read_yaml(hydra_dir / "overrides.yaml") or []]
+    if _from_an_earlier_run(record, overrides):
+        record = {"status": "failed", "error": STALE_RECORD}
+    hydra = (_read_yaml(hydra_dir / "hydra.yaml") or {}).get("hydra") or {}
+    choices = (hydra.get("runtime") or {}).get("choices") or {}
+    num = (hydra.get("job") or {}).get("num")
+    return Job(folder, record, hydra_config, overrides, dict(choices), num if isinstance(num, int) else None)
+
+
+STALE_RECORD = (
+    "metrics.json is an earlier run's (its overrides differ from .hydra/overrides.yaml): "
+    "this job stopped before writing its own"
+)
+
+
+def _from_an_earlier_run(record: dict[str, Any], hydra_overrides: list[str]) -> bool:
+    """A job rerun into a used folder rewrites ``.hydra/`` at once, ``metrics.json`` only at its end."""
+    recorded = record.get("overrides")
+    return bool(hydra_overrides) and recorded is not None and [str(o) for o in recorded] != hydra_overrides
+
+
+def name_datasets(jobs: list[Job]) -> None:
+    """Name the data of each run that failed before its datamodule did, as a run on the same data did.
+
+    A run names its dataset after the datamodule (``synthetic-small``, ``amazon-Movies_and_TV``); one that
+    failed earlier knows only the data config (``synthetic``). It takes the name recorded by the run on
+    the same data config (``data=`` choice and ``data._target_``) whose data options differ least, so its
+    jobs land in the same table column. Without such a run it keeps the config's name.
+    """
+    named = [job for job in jobs if job.recorded_dataset]
+    for job in jobs:
+        if job.recorded_dataset:
+            continue
+        same = [other for other in named if _same_data_config(job, other)]
+        if same:
+            closest = min(same, key=lambda other: _data_differences(job, other))
+            job.inferred_dataset = closest.recorded_dataset
+
+
+def _same_data_config(a: Job, b: Job) -> bool:
+    pairs = ((a.data_config_name, b.data_config_name), (a.value("data._target_"), b.value("data._target_")))
+    known = [(x, y) for x, y in pairs if x is not None and y is not None]
+    return bool(known) and all(x == y for x, y in known)
+
+
+def _data_differences(a: Job, b: Job) -> int:
+    mine, theirs = a.value("data") or {}, b.value("data") or {}
+    return sum(mine.get(key) != theirs.get(key) for key in mine.keys() | theirs.keys())
+
+
+class NoRunsError(DeepMFError):
+    """A folder given to the report holds no runs (or none for the table it was named for)."""
+
+
+@dataclass
+class Source:
+    """A folder given to the report (``DIR`` or ``NAME=DIR``): the runs it contributes and those left out."""
+
+    name: str | None
+    folder: Path
+    jobs: list[Job]
+    left_out: list[Job] = field(default_factory=list)
+
+    def note(self) -> str | None:
+        """What was left out, for the report's notes."""
+        if not self.left_out:
+            return None
+        kinds = sorted({f"{job.method} (report={job.layout or 'null'})" for job in self.left_out})
+        return (
+            f"left out {len(self.left_out)} of {len(self.jobs) + len(self.left_out)} runs of "
+            f"`{self.folder}` that were not made for {self.name}: {', '.join(kinds)}"
+        )
+
+    def describe(self) -> str:
+        """The folder, and for ``NAME=DIR`` the table its runs are for."""
+        if self.name is None:
+            return str(self.folder)
+        return f"{self.folder} for {self.name} ({len(self.left_out)} runs of other tables left out)"
+
+
+def load_source(name: str | None, folder: Path) -> Source:
+    """The runs of ``folder``; for ``NAME=DIR`` of many runs only those of layout NAME (see
+    ``runs_for_layout``). A single run named ``NAME=RUN`` is filed under NAME whatever it was made for
+    (e.g. a Table 4 job at the paper's negative ratio as Table 2's DMF-2-nce)."""
+    jobs = find_jobs(folder)
+    if name is None or is_run_folder(folder):
+        return Source(name, folder, jobs)
+    return Source(name, folder, *runs_for_layout(jobs, name))
+
+
+def runs_for_layout(jobs: list[Job], name: str) -> tuple[list[Job], list[Job]]:
+    """The runs made for layout ``name`` (``report=name``, as experiment configs and W&B sweeps set it)
+    and the others. If no run names it, the runs made for no layout are taken (single runs filed under a
+    table by hand, e.g. Table 2's baselines) and those made for another layout left out."""
+    wanted = name if any(job.layout == name for job in jobs) else None
+    return [job for job in jobs if job.layout == wanted], [job for job in jobs if job.layout != wanted]
+
+
+def check_runs_found(sources: list[Source]) -> None:
+    """Raise ``NoRunsError`` naming each folder that contributes no run."""
+    empty = [source.describe() for source in sources if not source.jobs]
+    if empty:
+        raise NoRunsError(
+            f"no runs found in {', '.join(empty)}: a run folder holds metrics.json or .hydra/overrides.yaml"
+        )
 
 
 def _read_yaml(path: Path) -> Any:

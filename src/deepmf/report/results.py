@@ -19,7 +19,7 @@ from deepmf.report.anchors import (
     REPRODUCTION_FINDING,
     REPRODUCTION_SOURCE,
 )
-from deepmf.report.collect import Job, find_jobs
+from deepmf.report.collect import Job, check_runs_found, load_source
 from deepmf.report.layouts import LAYOUTS, PROTOCOLS, dataset_title
 
 DEFAULT_TEMPLATE = Path(__file__).resolve().parents[3] / "docs" / "results.template.md"
@@ -39,15 +39,23 @@ NDCG, HR = PROTOCOLS["sampled"][1], PROTOCOLS["sampled"][0]
 
 
 def write_results(sources: list[tuple[str | None, Path]], path: Path, template: Path | None = None) -> None:
-    """Fill the template's ``{{table1}}`` .. ``{{figure2}}`` (and ``{{sources}}``) from the runs."""
+    """Fill the template's ``{{table1}}`` .. ``{{figure2}}`` (and ``{{sources}}``) from the runs.
+
+    Raises ``NoRunsError`` before writing anything if a folder contributes no run.
+    """
+    loaded = [load_source(name, folder) for name, folder in sources]
+    check_runs_found(loaded)
     jobs_by_layout: dict[str, list[Job]] = defaultdict(list)
     folders_by_layout: dict[str, list[Path]] = defaultdict(list)
-    for name, folder in sources:
-        for job in find_jobs(folder):
-            layout = name or job.layout or "runs"
+    notes_by_layout: dict[str, list[str]] = defaultdict(list)
+    for source in loaded:
+        if source.name and (note := source.note()):
+            notes_by_layout[source.name].append(note)
+        for job in source.jobs:
+            layout = source.name or job.layout or "runs"
             jobs_by_layout[layout].append(job)
-            if folder not in folders_by_layout[layout]:
-                folders_by_layout[layout].append(folder)
+            if source.folder not in folders_by_layout[layout]:
+                folders_by_layout[layout].append(source.folder)
     sections = {}
     for name in LAYOUTS:
         jobs = jobs_by_layout.get(name)
@@ -55,7 +63,7 @@ def write_results(sources: list[tuple[str | None, Path]], path: Path, template: 
             command = "speed=<option>" if name == "speed" else f"experiment={name}"
             sections[name] = f"_No runs yet: `python train.py {command}`, then regenerate._\n"
             continue
-        report = aggregate(jobs, name, sources=folders_by_layout[name])
+        report = aggregate(jobs, name, sources=folders_by_layout[name], notes=notes_by_layout[name])
         sections[name] = section(report, path.parent)
     others = [job for name, jobs in jobs_by_layout.items() if name not in LAYOUTS for job in jobs]
     other_folders = [f for name, fs in folders_by_layout.items() if name not in LAYOUTS for f in fs]
