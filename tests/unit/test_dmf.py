@@ -1,7 +1,9 @@
 import numpy as np
+import pytest
 import torch
 
 from deepmf.data.matrix import SparseRows, rating_matrix
+from deepmf.losses import PointwiseLoss
 from deepmf.models.dmf import DMF, Tower, tower_widths
 
 
@@ -32,7 +34,22 @@ def test_embedding_bag_first_layer_equals_dense_row_times_w1():
         indices, tower.first, offsets, mode="sum", per_sample_weights=values
     )
     assert torch.allclose(got_first, expected_first, atol=1e-6)
-    assert torch.allclose(tower(indices, offsets, values), tower.mlp(expected_first), atol=1e-6)
+    # Eq. 5 written out: l1 = W1 x (no bias, no activation), then l2 = ReLU(W2 l1 + b2), the output.
+    second = tower.mlp[0]
+    by_hand = torch.relu(expected_first @ second.weight.T + second.bias)
+    out = tower(indices, offsets, values)
+    assert torch.allclose(out, by_hand, atol=1e-6)
+    assert (out >= 0).all() and (out == 0).any()  # the output layer's ReLU is there, and active
+
+
+def test_tower_weights_start_normal_with_init_std_and_zero_biases():
+    torch.manual_seed(0)
+    tower = Tower(input_dim=400, widths=[300, 200], init_std=0.05)
+    second = tower.mlp[0]
+    for weight in (tower.first, second.weight):
+        assert abs(weight.mean().item()) < 0.002
+        assert weight.std().item() == pytest.approx(0.05, rel=0.02)
+    assert torch.equal(second.bias, torch.zeros(200))
 
 
 def test_binary_input_is_eq_1():
@@ -57,6 +74,17 @@ def test_dmf_scores_are_clamped_cosines():
     cosine = torch.nn.functional.cosine_similarity(p, q).clamp(1e-6, 1 - 1e-6)
     assert torch.allclose(scores, cosine, atol=1e-6)
     assert scores[0] == scores[3]  # repeated pairs go through the towers once, same result
+
+
+def test_identical_vectors_score_just_below_one_so_both_losses_stay_finite():
+    model = DMF(small_matrix(), user_widths=[8, 4], item_widths=[6, 4], init_std=0.3)
+    same = torch.ones(1, 4)
+    model.user_vectors = lambda users: same  # type: ignore[method-assign]
+    model.item_vectors = lambda items: same  # type: ignore[method-assign]
+    score = model(torch.tensor([0]), torch.tensor([0]))
+    assert score.item() == pytest.approx(1 - 1e-6, abs=1e-7) and score.item() < 1
+    for name in ("nce", "ce"):
+        assert torch.isfinite(PointwiseLoss(name, 5.0)(score, torch.tensor([0.0])))
 
 
 def test_evaluation_scoring_matches_training_scoring():
@@ -86,7 +114,7 @@ def test_evaluation_item_vectors_are_computed_in_chunks(monkeypatch):
     assert torch.allclose(model._eval_items, whole, atol=1e-6)
 
 
-def test_tower_widths_follow_the_paper_defaults():
+def test_tower_widths_halve_from_the_first_width_down_to_factors():
     assert tower_widths(2, 64, 512) == [512, 64]
     assert tower_widths(2, 64, 1024) == [1024, 64]
     assert tower_widths(1, 64, 512) == [64]

@@ -16,6 +16,11 @@ def test_nce_targets_are_rating_over_max_rating():
     assert loss.item() == pytest.approx(expected, rel=1e-6)
 
 
+def test_nce_divides_by_the_datas_max_rating_not_the_batchs():
+    loss = PointwiseLoss("nce", max_rating=5.0)
+    assert loss.targets(torch.tensor([4.0, 2.0, 0.0])).tolist() == pytest.approx([0.8, 0.4, 0.0])
+
+
 def test_ce_targets_are_binary():
     scores = torch.tensor([0.8, 0.3, 0.1])
     ratings = torch.tensor([5.0, 2.0, 0.0])
