@@ -24,6 +24,7 @@ from tests.runs import config
         ("data.batch_size=0", "data.batch_size must be an integer >= 1, got 0"),
         ("data.rating_scale=[5,1]", "data.rating_scale must be null or [lowest, highest] with 0 < lowest"),
         ("loss.name=hinge", "loss must be nce or ce, got 'hinge'"),
+        ("optim.name=rmsprop", "optim.name must be one of adam, sgd, got 'rmsprop'"),
         ("optim.lr=0", "optim.lr must be a number > 0, got 0"),
         ("optim.lr=fast", "optim.lr must be a number > 0, got 'fast'"),
         ("eval.ks=[0]", "eval.ks must be a list of integers >= 1, got [0]"),

@@ -1,7 +1,10 @@
 import pytest
 import torch
+from omegaconf import OmegaConf
 
 import deepmf.models.base as base
+from deepmf.models.ncf import neumf_components
+from deepmf.training.module import RecommenderModule
 from tests.models_contract import build, model_config, planted_matrix
 
 
@@ -46,3 +49,20 @@ def test_pairwise_scoring_is_sliced_and_equals_one_big_forward(monkeypatch):
         sliced = model.score_all(users, 18)
     torch.testing.assert_close(sliced, whole.detach())
     assert max(calls) <= 40 and sum(calls) == 18 * 18
+
+
+def test_neumf_p_components_train_with_adam_whatever_optimizer_fine_tunes_neumf():
+    config = {"pretrain": True, "init_std": 0.01, "factors": 8, "mlp_layers": [16, 8]}
+    components = neumf_components(OmegaConf.create(config | {"pretrain_lr": 0.002}))
+    assert {name: c["optim"] for name, c in components.items()} == {
+        "gmf": {"name": "adam", "lr": 0.002},
+        "mlp": {"name": "adam", "lr": 0.002},
+    }
+    assert neumf_components(OmegaConf.create(config | {"pretrain": False})) == {}
+
+
+@pytest.mark.parametrize(("name", "kind"), [("adam", torch.optim.Adam), ("sgd", torch.optim.SGD)])
+def test_optim_name_picks_the_optimizer(name, kind):
+    module = RecommenderModule(torch.nn.Linear(2, 1), None, 0.1, [10], 5, optimizer=name)  # type: ignore[arg-type]
+    optimizer = module.configure_optimizers()
+    assert type(optimizer) is kind and optimizer.defaults["lr"] == 0.1

@@ -123,13 +123,14 @@ def check_neumf_config(config: Any) -> None:
 def neumf_components(config: Any) -> dict[str, dict[str, Any]]:
     """NeuMF-p: train GMF and MLP first, in the same run, with NeuMF's branch sizes.
 
-    Each is a full run (same data, seed, trainer; ``model.pretrain_lr`` as its learning rate), selected
-    on validation; its best weights initialise NeuMF. Plain NeuMF needs no components.
+    Each is a full run (same data, seed, trainer; Adam, as in the NCF paper, with ``model.pretrain_lr`` as
+    its learning rate), selected on validation; its best weights initialise NeuMF. Plain NeuMF needs no
+    components. ``optim.name`` applies to NeuMF's own fine-tuning only.
     """
     if not config.get("pretrain"):
         return {}
     shared = {"init_std": config.init_std, "factors": config.factors, "mlp_layers": list(config.mlp_layers)}
-    optim = {"lr": config.pretrain_lr} if config.get("pretrain_lr") else {}
+    optim = {"name": "adam", **({"lr": config.pretrain_lr} if config.get("pretrain_lr") else {})}
     return {name: {"model": {"name": name, **shared}, "optim": optim} for name in ("gmf", "mlp")}
 
 

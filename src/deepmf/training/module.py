@@ -24,12 +24,19 @@ class RecommenderModule(pl.LightningModule):
     """
 
     def __init__(
-        self, model: Recommender, loss: PointwiseLoss, lr: float, ks: list[int], n_items: int
+        self,
+        model: Recommender,
+        loss: PointwiseLoss,
+        lr: float,
+        ks: list[int],
+        n_items: int,
+        optimizer: str = "adam",
     ) -> None:
         super().__init__()
         self.model = model
         self.loss = loss
         self.lr = lr
+        self.optimizer_name = optimizer
         self.ks = list(ks)
         self.n_items = n_items
         self._ranks: dict[str, list[torch.Tensor]] = {"sampled": [], "full": []}
@@ -41,6 +48,8 @@ class RecommenderModule(pl.LightningModule):
         self.automatic_optimization = False
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
+        if self.optimizer_name == "sgd":
+            return torch.optim.SGD(self.model.parameters(), lr=self.lr)
         # fused=True: the same Adam update in one kernel over all parameters (3-4x faster on CPU).
         return torch.optim.Adam(self.model.parameters(), lr=self.lr, fused=True)
 

@@ -31,6 +31,7 @@ from deepmf.training.pretrain import train_components
 from deepmf.training.resume import TrainingSettings, check_resume_settings
 
 log = logging.getLogger(__name__)
+OPTIMIZERS = ("adam", "sgd")
 
 
 def check_config(cfg: DictConfig) -> None:
@@ -42,6 +43,8 @@ def check_config(cfg: DictConfig) -> None:
     check_data_config(cfg.data)
     if cfg.loss.name not in ("nce", "ce"):
         raise ConfigError(f"loss must be nce or ce, got {cfg.loss.name!r}")
+    if cfg.optim.get("name", "adam") not in OPTIMIZERS:
+        raise ConfigError(f"optim.name must be one of {', '.join(OPTIMIZERS)}, got {cfg.optim.name!r}")
     lr = cfg.optim.lr
     if isinstance(lr, bool) or not isinstance(lr, int | float) or not lr > 0:
         raise ConfigError(f"optim.lr must be a number > 0, got {lr!r}")
@@ -127,7 +130,14 @@ def train(cfg: DictConfig, output_dir: Path, overrides: list[str] | None = None)
             trainer_overrides["max_epochs"] = model.fit_epochs
         else:
             loss = PointwiseLoss(cfg.loss.name, loss_max_rating(cfg.loss, datamodule))
-            module = RecommenderModule(model, loss, cfg.optim.lr, list(cfg.eval.ks), datamodule.n_items)
+            module = RecommenderModule(
+                model,
+                loss,
+                cfg.optim.lr,
+                list(cfg.eval.ks),
+                datamodule.n_items,
+                cfg.optim.get("name", "adam"),
+            )
 
         has_validation = datamodule.split is not None and datamodule.split.has_validation
         resume = cfg.get("resume")
