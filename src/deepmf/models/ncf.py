@@ -19,6 +19,9 @@ from deepmf.models.base import SCORE_MAX, SCORE_MIN, ModelContext, Recommender, 
 
 
 def embedding(count: int, dim: int, init_std: float) -> nn.Embedding:
+    """An embedding table drawn from N(0, init_std) (NCF: 0.01). The NCF paper says every parameter starts
+    so; its released Keras code draws only the embeddings so and leaves the dense layers at Keras'
+    defaults, as the dense layers here keep PyTorch's."""
     table = nn.Embedding(count, dim)
     nn.init.normal_(table.weight, std=init_std)
     return table
