@@ -6,8 +6,9 @@
 
 A folder is a sweep (its job folders are found below it) or a single run. ``NAME=DIR`` files the runs
 of DIR made for layout NAME under it (``report=NAME``; if none is, DIR's runs made for no layout, e.g.
-baselines trained as single runs for Table 2); the others are left out, and the report says so. A folder
-without runs is an error: nothing is written and the exit status is 1.
+baselines trained as single runs for Table 2); the others are left out, and the report says so. A single
+run given as ``NAME=RUN`` is filed under NAME whatever it was made for. A folder without runs is an error:
+nothing is written and the exit status is 1.
 """
 
 from __future__ import annotations
