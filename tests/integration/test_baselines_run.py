@@ -8,6 +8,7 @@ from pathlib import Path
 from hydra import compose, initialize_config_dir
 
 from deepmf.training.run import train
+from tests.runs import evaluate_checkpoint
 
 CONF = Path(__file__).resolve().parents[2] / "conf"
 
@@ -40,6 +41,13 @@ def test_eals_logs_every_sweep_as_an_epoch_and_selects_on_validation(tmp_path, m
     best = max(history, key=lambda row: row["val/ndcg@10"])
     assert record["best_epoch"] == best["epoch"]
     assert 0 <= record["metrics"]["test/ndcg@10"] <= 1
+    # Each sweep writes checkpoints like a gradient step would, and the test uses the selected sweep's.
+    tested = Path(record["best_checkpoint"])
+    assert tested.name == f"best-epoch={best['epoch']}.ckpt" and (tested.parent / "last.ckpt").is_file()
+    direct = evaluate_checkpoint(record, tested, "test")
+    assert {k: v for k, v in record["metrics"].items() if k.startswith("test/")} == {
+        k: v for k, v in direct.items() if k.startswith("test/") and k in record["metrics"]
+    }
 
 
 def test_closed_form_model_trains_one_epoch_of_one_batch(tmp_path, ml100k_dir):

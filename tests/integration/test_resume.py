@@ -86,6 +86,14 @@ def test_resume_with_other_training_settings_is_refused(data_dir, uninterrupted)
         )
 
 
+def test_resume_on_other_data_is_refused(data_dir, uninterrupted, tmp_path):
+    other = tmp_path / "other-data"
+    write_ml100k(other, n_users=30, n_items=150, seed=5)
+    last = checkpoints(uninterrupted) / "last.ckpt"
+    with pytest.raises(ConfigError, match=r"dataset\.sha256='[0-9a-f]{64}' there, '[0-9a-f]{64}' here"):
+        run(other, tmp_path / "run", *EPOCHS, f"resume={last}")
+
+
 def test_a_finished_run_can_be_extended_by_more_epochs(data_dir, uninterrupted):
     # A copy: the resumed run writes beside the checkpoint it resumes from.
     folder = shutil.copytree(checkpoints(uninterrupted), data_dir.parent / "longer-checkpoints")
@@ -95,6 +103,27 @@ def test_a_finished_run_can_be_extended_by_more_epochs(data_dir, uninterrupted):
     )
     assert [row["epoch"] for row in longer["history"]] == [0, 1, 2, 3]
     assert val_history(longer)[:3] == val_history(uninterrupted)
+
+
+def test_a_resume_from_a_moved_folder_still_tests_the_epoch_validation_chose(tmp_path):
+    write_ml100k(tmp_path / "data", n_users=30, n_items=150, seed=0)
+    settings = ("optim.lr=0.1",)  # best epoch 0, by a margin that the extra epoch does not close
+    first = run(tmp_path / "data", tmp_path / "first", "trainer.max_epochs=3", *settings)
+    moved = shutil.copytree(checkpoints(first), tmp_path / "moved")
+    longer = run(
+        tmp_path / "data",
+        tmp_path / "longer",
+        "trainer.max_epochs=4",
+        *settings,
+        f"resume={moved / 'last.ckpt'}",
+    )
+    # last.ckpt names the old folder, so Lightning forgets the best score and would call epoch 3 the best.
+    assert longer["best_epoch"] == first["best_epoch"] < 3
+    tested = Path(longer["best_checkpoint"])
+    assert tested == moved / f"best-epoch={longer['best_epoch']}.ckpt"
+    reported = {k: v for k, v in longer["metrics"].items() if k.startswith("test/")}
+    direct = evaluate_checkpoint(longer, tested, "test")
+    assert reported == {k: v for k, v in direct.items() if k in reported}
 
 
 def test_same_seed_gives_identical_metrics(data_dir, uninterrupted):
@@ -129,3 +158,10 @@ def test_killed_run_resumes_to_the_same_test_metrics(data_dir, uninterrupted, mo
     # Checkpoints continue beside last.ckpt, where the restored best score applies: still one best.
     assert Path(resumed["best_checkpoint"]).parent == last.parent.resolve()
     assert len(list(last.parent.glob("best-*.ckpt"))) == 1
+
+
+def test_optim_name_reaches_the_trained_optimizer(data_dir, tmp_path):
+    for name, state_key in (("sgd", "momentum"), ("adam", "betas")):
+        record = run(data_dir, tmp_path / name, "trainer.max_epochs=1", f"optim.name={name}")
+        last = torch.load(checkpoints(record) / "last.ckpt", weights_only=True)
+        assert state_key in last["optimizer_states"][0]["param_groups"][0], name

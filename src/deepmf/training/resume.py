@@ -2,8 +2,10 @@
 
 A resumed run continues the optimisation that its checkpoint holds: resuming with another loss, learning
 rate or negative ratio would silently mix two experiments and label the result with the second. Only keys
-that do not change what is trained may differ: where files live, logging, the trainer (``max_epochs``
-included, so a run can be extended), threads and early-stopping patience.
+that do not change what is trained may differ: where files live (the data itself is compared by its
+checksum instead), logging, evaluation cut-offs, where and how long the trainer runs (``max_epochs``
+included, so a run can be extended), threads and early-stopping patience. A key that only one side knows
+(a config key added or removed since the checkpoint was written) is not compared.
 """
 
 from __future__ import annotations
@@ -19,9 +21,9 @@ from deepmf.training.checkpoint_io import load_checkpoint
 
 #: Keys (and key prefixes, ending in ".") that a resume may change.
 MAY_CHANGE_ON_RESUME = (
-    "trainer.",
     "logger.",
     "paths.",
+    "eval.",
     "resume",
     "report",
     "threads",
@@ -30,7 +32,18 @@ MAY_CHANGE_ON_RESUME = (
     "data.data_dir",
     "data.cache_dir",
     "data.ratings_path",
+    "data.dir",
+    "data.path",
+    "trainer.max_epochs",
+    "trainer.accelerator",
+    "trainer.devices",
+    "trainer.log_every_n_steps",
+    "trainer.enable_model_summary",
+    "trainer.enable_progress_bar",
+    "trainer.num_sanity_val_steps",
 )
+#: The checksum of the rating file a run trained on, stored beside the settings.
+DATASET_KEY = "dataset.sha256"
 
 
 def flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
@@ -54,30 +67,38 @@ def training_settings(cfg: DictConfig) -> dict[str, Any]:
 
 
 class TrainingSettings(pl.Callback):
-    """Stores :func:`training_settings` in every checkpoint (restoring them changes nothing)."""
+    """Stores :func:`training_settings` and the data's checksum in every checkpoint (nothing to restore)."""
 
-    def __init__(self, cfg: DictConfig) -> None:
-        self.settings = training_settings(cfg)
+    def __init__(self, cfg: DictConfig, dataset_sha256: str) -> None:
+        self.settings = training_settings(cfg) | {DATASET_KEY: dataset_sha256}
 
     def state_dict(self) -> dict[str, Any]:
         return {"settings": self.settings}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        """Nothing to restore: :func:`check_resume_settings` compared them before training."""
+        """Nothing to restore: :func:`check_resume` compared them before training."""
 
 
-def check_resume_settings(cfg: DictConfig, checkpoint_path: str | Path) -> None:
-    """Refuse to resume from a checkpoint trained with other settings, naming every key that differs."""
+def saved_settings(checkpoint_path: str | Path) -> dict[str, Any] | None:
+    """The settings a checkpoint recorded; None for checkpoints written before they recorded any."""
     callbacks = load_checkpoint(checkpoint_path).get("callbacks") or {}
-    saved = (callbacks.get(TrainingSettings.__name__) or {}).get("settings")
+    return (callbacks.get(TrainingSettings.__name__) or {}).get("settings")
+
+
+def check_resume(checkpoint_path: str | Path, current: dict[str, Any]) -> None:
+    """Refuse to resume from a checkpoint trained with other settings, naming every key that differs.
+
+    ``current`` holds what is known so far: :func:`training_settings` before any data is read, the data's
+    checksum (:data:`DATASET_KEY`) once it is.
+    """
+    saved = saved_settings(checkpoint_path)
     if saved is None:
-        return  # written before checkpoints recorded their settings: nothing to compare
-    current = training_settings(cfg)
-    differing = sorted(key for key in saved.keys() | current.keys() if saved.get(key) != current.get(key))
+        return
+    differing = sorted(key for key in saved.keys() & current.keys() if saved[key] != current[key])
     if differing:
-        changes = ", ".join(f"{key}={saved.get(key)!r} there, {current.get(key)!r} here" for key in differing)
+        changes = ", ".join(f"{key}={saved[key]!r} there, {current[key]!r} here" for key in differing)
         raise ConfigError(
             f"resume={checkpoint_path}: the checkpoint was trained with other settings ({changes}); "
-            "resume with the overrides of the run that wrote it (trainer.*, logger.*, paths.* and "
-            "selection.patience may change)"
+            "resume with the overrides and the data of the run that wrote it (where files live, logging, "
+            "eval.ks, trainer.max_epochs and selection.patience may change)"
         )

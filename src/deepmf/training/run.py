@@ -17,7 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint, TQDMProgressBar
 
 from deepmf.data.datamodule import InteractionDataModule, check_data_config
-from deepmf.errors import ConfigError, DeepMFError
+from deepmf.errors import ConfigError, DeepMFError, TrainingError
 from deepmf.io import write_json_atomic
 from deepmf.losses import PointwiseLoss
 from deepmf.models import ModelContext, build_model, check_model_config
@@ -28,7 +28,7 @@ from deepmf.training.fitted import FittedRecommenderModule
 from deepmf.training.loggers import build_loggers, check_logger_config, finish_wandb
 from deepmf.training.module import RecommenderModule
 from deepmf.training.pretrain import train_components
-from deepmf.training.resume import TrainingSettings, check_resume_settings
+from deepmf.training.resume import DATASET_KEY, TrainingSettings, check_resume, training_settings
 
 log = logging.getLogger(__name__)
 OPTIMIZERS = ("adam", "sgd")
@@ -43,6 +43,11 @@ def check_config(cfg: DictConfig) -> None:
     check_data_config(cfg.data)
     if cfg.loss.name not in ("nce", "ce"):
         raise ConfigError(f"loss must be nce or ce, got {cfg.loss.name!r}")
+    max_rating = cfg.loss.get("max_rating")
+    if max_rating is not None and (
+        isinstance(max_rating, bool) or not isinstance(max_rating, int | float) or not max_rating > 0
+    ):
+        raise ConfigError(f"loss.max_rating must be null or a number > 0, got {max_rating!r}")
     if cfg.optim.get("name", "adam") not in OPTIMIZERS:
         raise ConfigError(f"optim.name must be one of {', '.join(OPTIMIZERS)}, got {cfg.optim.name!r}")
     lr = cfg.optim.lr
@@ -68,7 +73,7 @@ def check_config(cfg: DictConfig) -> None:
     if resume and not Path(resume).is_file():
         raise ConfigError(f"resume={resume}: no such checkpoint file (give <run dir>/checkpoints/last.ckpt)")
     if resume:
-        check_resume_settings(cfg, resume)
+        check_resume(resume, training_settings(cfg))
 
 
 def build(config: Any, **kwargs: Any) -> Any:
@@ -104,6 +109,8 @@ def train(cfg: DictConfig, output_dir: Path, overrides: list[str] | None = None)
         datamodule.setup("fit")
         assert datamodule.info is not None
         record["dataset"] = datamodule.info.as_dict()
+        if cfg.get("resume"):
+            check_resume(cfg.resume, {DATASET_KEY: datamodule.info.sha256})
         log.info(
             "%s: %d users, %d items, %d ratings (density %.5f)",
             datamodule.info.name,
@@ -160,7 +167,7 @@ def train(cfg: DictConfig, output_dir: Path, overrides: list[str] | None = None)
             checkpoint,
             last_checkpoint,
             history,
-            TrainingSettings(cfg),
+            TrainingSettings(cfg, datamodule.info.sha256),
             TQDMProgressBar(refresh_rate=refresh),
         ]
         if has_validation and cfg.selection.patience:
@@ -177,9 +184,9 @@ def train(cfg: DictConfig, output_dir: Path, overrides: list[str] | None = None)
             **trainer_overrides,
         )
         trainer.fit(module, datamodule=datamodule, ckpt_path=resume or None, weights_only=True)
-        # Never select on test: the tested weights are the ones chosen by validation.
-        ckpt = checkpoint.best_model_path if has_validation and checkpoint.best_model_path else None
+        # Never select on test: the tested weights are those of the epoch validation chose.
         val_at_best = best_validation_row(history.rows, cfg.selection.monitor)
+        ckpt = selected_checkpoint(checkpoint, val_at_best) if has_validation else None
         trainer.test(module, datamodule=datamodule, ckpt_path=ckpt, verbose=False, weights_only=True)
         metrics = {k: v for k, v in val_at_best.items() if k.startswith("val/")}
         metrics |= {k: v for k, v in module.last_metrics.items() if k.startswith("test/")}
@@ -187,7 +194,7 @@ def train(cfg: DictConfig, output_dir: Path, overrides: list[str] | None = None)
             "status": "completed",
             "best_epoch": val_at_best.get("epoch"),
             "epochs_trained": len(history.rows),
-            "best_checkpoint": checkpoint.best_model_path or last_checkpoint.best_model_path,
+            "best_checkpoint": ckpt or last_checkpoint.best_model_path,
             "metrics": metrics,
         }
         exit_code = 0
@@ -212,7 +219,7 @@ def loss_max_rating(loss_config: Any, datamodule: InteractionDataModule) -> floa
     chosen = loss_config.get("max_rating")
     if chosen is None:
         return datamodule.max_rating
-    if not chosen >= datamodule.max_rating:
+    if loss_config.name == "nce" and not chosen >= datamodule.max_rating:
         raise ConfigError(
             f"loss.max_rating={chosen} is below the largest rating in the data ({datamodule.max_rating}): "
             "nce targets rating / max_rating would leave [0, 1]; leave it null to use the data's"
@@ -224,6 +231,20 @@ def final_summary(record: dict[str, Any]) -> dict[str, Any]:
     """What a run's W&B summary holds at the end: status, selected epoch, final metrics."""
     keys = ("status", "best_epoch", "epochs_trained", "seconds_per_epoch", "wall_time_s", "error")
     return {k: record[k] for k in keys if k in record} | dict(record.get("metrics") or {})
+
+
+def selected_checkpoint(checkpoint: ModelCheckpoint, selected: dict[str, Any]) -> str:
+    """The checkpoint file of the epoch that validation selected over the whole history.
+
+    Not ``checkpoint.best_model_path``: when a run resumes from a checkpoint folder that was moved or
+    copied, Lightning drops the restored best score, and its "best" is then the best since the resume.
+    """
+    if selected.get("epoch") is None:
+        return checkpoint.best_model_path
+    path = Path(checkpoint.format_checkpoint_name({"epoch": selected["epoch"]}))
+    if not path.is_file():
+        raise TrainingError(f"{path}: the checkpoint of the epoch validation selected is missing")
+    return str(path)
 
 
 def best_validation_row(rows: list[dict[str, Any]], monitor: str) -> dict[str, Any]:
