@@ -172,6 +172,12 @@ def test_an_unannounced_header_line_gets_a_hint(tmp_path):
     )
 
 
+def test_a_field_of_spaces_is_empty(tmp_path):
+    path = write(tmp_path, "u1,i1,4\nu1,  ,4\n", "ratings.csv")
+    message = parse_error(path, ",", columns=("user", "item", "rating"), numeric_ids=False)
+    assert message == f"{path}, line 2: field 'item' is empty"
+
+
 def test_string_ids_ignore_spaces_around_them(tmp_path):
     path = write(tmp_path, "u1, i1, 5\nu1,i2,4\nu2 ,i1,3\n", "ratings.csv")
     raw = parse_ratings(path, ",", ("user", "item", "rating"), numeric_ids=False)

@@ -226,8 +226,9 @@ def test_a_run_that_failed_early_is_filed_under_its_datamodules_name(tmp_path):
     synthetic("0", "small", metrics_for(0.5))
     synthetic("1", "ml1m", metrics_for(0.7))
     synthetic("2", "small", None)  # failed before its datamodule existed: it knows only data=synthetic
+    synthetic("3", "amazon_movies", None)  # no completed run read its data: never filed under another's
     report = aggregate(find_jobs(tmp_path))
-    assert report.datasets == ["synthetic-ml1m", "synthetic-small"]
+    assert report.datasets == ["synthetic", "synthetic-ml1m", "synthetic-small"]
     assert report.cell("synthetic-small", report.factors[0], "test/hr@10").jobs == 2
 
 

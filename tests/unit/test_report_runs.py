@@ -14,7 +14,7 @@ from deepmf.report.__main__ import main
 from deepmf.report.aggregate import aggregate
 from deepmf.report.best import best_job
 from deepmf.report.callback import ReportOnMultirunEnd
-from deepmf.report.collect import BASIC_SWEEPER, NoRunsError, find_jobs
+from deepmf.report.collect import BASIC_SWEEPER, NoRunsError, find_jobs, with_components
 from deepmf.report.results import write_results
 from tests.unit.test_report import DMF, make_run, metrics_for
 
@@ -67,9 +67,13 @@ def test_pretrained_components_are_part_of_their_job(tmp_path):
     assert report.factors == ["NeuMF-p", "GMF (NeuMF-p part)", "MLP (NeuMF-p part)"]
     assert len(report.failed) == 1
     assert "6 runs from" in report.markdown() and "5 completed, 1 failed" in report.markdown()
+    # A part carries its job's overrides, so a grid's rows keep each job's parts apart.
+    parts = [job for job in with_components(jobs) if job.part_of]
+    assert [part.overrides for part in parts] == [jobs[0].overrides] * 2 + [jobs[1].overrides] * 2
+    assert jobs[0].overrides != jobs[1].overrides
 
 
-# 3. A sweep folder used again.
+# 2. A sweep folder used again.
 
 
 def rerun_into_used_folder(sweep: Path) -> None:
@@ -120,7 +124,7 @@ def test_a_job_killed_in_a_rerun_keeps_no_metrics_of_the_earlier_run(tmp_path):
     assert not job.completed and "earlier run" in job.record["error"]
 
 
-# 4. NAME=DIR takes the runs made for table NAME.
+# 3. NAME=DIR takes the runs made for table NAME.
 
 
 def mixed_day(folder: Path) -> None:
@@ -154,7 +158,7 @@ def test_a_single_run_named_for_a_table_is_filed_under_it_whatever_it_was_made_f
     assert "1 runs from" in text and "DMF-2-nce" in text and "left out" not in text
 
 
-# 5. No runs.
+# 4. No runs.
 
 
 def test_a_folder_without_runs_is_an_error_and_writes_nothing(tmp_path, caplog):

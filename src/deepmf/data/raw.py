@@ -144,7 +144,7 @@ def parse_ratings(
         raise DataError(f"{path}: no ratings (only a header or blank lines)")
     # keep_default_na=False: a missing trailing field becomes '' rather than NaN.
     for name in columns:
-        empty = (frame[name] == "").to_numpy()
+        empty = (frame[name].str.strip() == "").to_numpy()
         if empty.any():
             row = int(np.flatnonzero(empty)[0])
             raise _bad_field_count(path, original, sep, columns, header) or DataError(

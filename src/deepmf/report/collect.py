@@ -165,6 +165,8 @@ def with_components(jobs: list[Job]) -> list[Job]:
         for folder in sorted(path.parent for path in job.path.glob("pretrain/*/metrics.json")):
             component = load_job(folder)
             component.part_of = job.method
+            # Its job's overrides, not ["component=gmf"]: a grid's rows then keep each job's parts apart.
+            component.record = component.record | {"overrides": job.overrides}
             expanded.append(component)
     return expanded
 
@@ -282,33 +284,37 @@ def _from_an_earlier_run(record: dict[str, Any], hydra_overrides: list[str]) -> 
     return bool(hydra_overrides) and recorded is not None and [str(o) for o in recorded] != hydra_overrides
 
 
+#: Data options that change how a run trains on its data, never which data it reads.
+TRAINING_DATA_OPTIONS = frozenset(
+    {"data_dir", "cache_dir", "seed", "batch_size", "neg_ratio", "negative_sampling"}
+)
+
+
 def name_datasets(jobs: list[Job]) -> None:
     """Name the data of each run that failed before its datamodule did, as a run on the same data did.
 
     A run names its dataset after the datamodule (``synthetic-small``, ``amazon-Movies_and_TV``); one that
-    failed earlier knows only the data config (``synthetic``). It takes the name recorded by the run on
-    the same data config (``data=`` choice and ``data._target_``) whose data options differ least, so its
-    jobs land in the same table column. Without such a run it keeps the config's name.
+    failed earlier knows only the data config (``synthetic``). It takes the name recorded by a run on the
+    same data config whose data options are the same but for :data:`TRAINING_DATA_OPTIONS`, so its jobs
+    land in the same table column. Without such a run it keeps the config's name.
     """
     named = [job for job in jobs if job.recorded_dataset]
     for job in jobs:
         if job.recorded_dataset:
             continue
-        same = [other for other in named if _same_data_config(job, other)]
-        if same:
-            closest = min(same, key=lambda other: _data_differences(job, other))
-            job.inferred_dataset = closest.recorded_dataset
+        same = next((other for other in named if _reads_the_same_data(job, other)), None)
+        if same is not None:
+            job.inferred_dataset = same.recorded_dataset
 
 
-def _same_data_config(a: Job, b: Job) -> bool:
+def _reads_the_same_data(a: Job, b: Job) -> bool:
     pairs = ((a.data_config_name, b.data_config_name), (a.value("data._target_"), b.value("data._target_")))
     known = [(x, y) for x, y in pairs if x is not None and y is not None]
-    return bool(known) and all(x == y for x, y in known)
-
-
-def _data_differences(a: Job, b: Job) -> int:
+    if not known or any(x != y for x, y in known):
+        return False
     mine, theirs = a.value("data") or {}, b.value("data") or {}
-    return sum(mine.get(key) != theirs.get(key) for key in mine.keys() | theirs.keys())
+    keys = (mine.keys() | theirs.keys()) - TRAINING_DATA_OPTIONS
+    return bool(mine) and all(mine.get(key) == theirs.get(key) for key in keys)
 
 
 class NoRunsError(DeepMFError):
