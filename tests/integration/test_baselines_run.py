@@ -54,6 +54,8 @@ def test_closed_form_model_trains_one_epoch_of_one_batch(tmp_path, ml100k_dir):
     record = run(tmp_path, ml100k_dir, "model=ease", "model.l2=10")
     assert record["status"] == "completed" and record["epochs_trained"] == 1
     assert record["metrics"]["test/hr@10"] > 0
+    # Nothing to select between epochs: tested in memory, its n_items^2 weights never written.
+    assert record["best_checkpoint"] is None and not (tmp_path / "run" / "checkpoints").exists()
 
 
 def test_neumf_p_trains_gmf_and_mlp_first_in_the_same_run(tmp_path, ml100k_dir):

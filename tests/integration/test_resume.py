@@ -165,3 +165,11 @@ def test_optim_name_reaches_the_trained_optimizer(data_dir, tmp_path):
         record = run(data_dir, tmp_path / name, "trainer.max_epochs=1", f"optim.name={name}")
         last = torch.load(checkpoints(record) / "last.ckpt", weights_only=True)
         assert state_key in last["optimizer_states"][0]["param_groups"][0], name
+
+
+def test_a_run_into_a_used_folder_tests_its_own_weights(data_dir, tmp_path):
+    run(data_dir, tmp_path / "used", "trainer.max_epochs=1", "optim.lr=0.01")
+    again = run(data_dir, tmp_path / "used", "trainer.max_epochs=1", "optim.lr=0.05")
+    fresh = run(data_dir, tmp_path / "fresh", "trainer.max_epochs=1", "optim.lr=0.05")
+    assert again["metrics"] == fresh["metrics"]
+    assert sorted(p.name for p in checkpoints(again).iterdir()) == ["best-epoch=0.ckpt", "last.ckpt"]

@@ -25,6 +25,7 @@ from tests.runs import config
         ("data.rating_scale=[5,1]", "data.rating_scale must be null or [lowest, highest] with 0 < lowest"),
         ("loss.name=hinge", "loss must be nce or ce, got 'hinge'"),
         ("optim.name=rmsprop", "optim.name must be one of adam, sgd, got 'rmsprop'"),
+        ("+trainer.precision=16-mixed", "trainer.precision=16-mixed is not supported"),
         ("loss.max_rating=abc", "loss.max_rating must be null or a number > 0, got 'abc'"),
         ("loss.max_rating=0", "loss.max_rating must be null or a number > 0, got 0"),
         ("optim.lr=0", "optim.lr must be a number > 0, got 0"),

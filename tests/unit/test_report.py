@@ -215,8 +215,9 @@ def test_completed_runs_without_the_tables_k_read_n_a_not_failed(tmp_path):
 
 
 def test_a_run_that_failed_early_is_filed_under_its_datamodules_name(tmp_path):
-    def synthetic(name: str, preset: str, metrics: dict | None) -> None:
+    def synthetic(name: str, preset: str, metrics: dict | None, **options: object) -> None:
         data = {"_target_": "deepmf.data.synthetic.SyntheticDataModule", "preset": preset, "neg_ratio": 7}
+        data |= options
         make_run(tmp_path / name, *DMF, "synthetic", 0, metrics, config={"data": data})
         record = json.loads((tmp_path / name / "metrics.json").read_text())
         if metrics is not None:  # a completed run names its data as the datamodule does
@@ -227,9 +228,16 @@ def test_a_run_that_failed_early_is_filed_under_its_datamodules_name(tmp_path):
     synthetic("1", "ml1m", metrics_for(0.7))
     synthetic("2", "small", None)  # failed before its datamodule existed: it knows only data=synthetic
     synthetic("3", "amazon_movies", None)  # no completed run read its data: never filed under another's
+    synthetic("4", "small", None, input="binary", neg_ratio=4)  # other training options, same data
     report = aggregate(find_jobs(tmp_path))
     assert report.datasets == ["synthetic", "synthetic-ml1m", "synthetic-small"]
-    assert report.cell("synthetic-small", report.factors[0], "test/hr@10").jobs == 2
+    assert [job.dataset for job in report.jobs] == [
+        "synthetic-small",
+        "synthetic-ml1m",
+        "synthetic-small",
+        "synthetic",
+        "synthetic-small",
+    ]
 
 
 def test_best_job_defaults_to_the_jobs_own_selection_metric(tmp_path, capsys):

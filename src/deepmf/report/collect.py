@@ -284,9 +284,20 @@ def _from_an_earlier_run(record: dict[str, Any], hydra_overrides: list[str]) -> 
     return bool(hydra_overrides) and recorded is not None and [str(o) for o in recorded] != hydra_overrides
 
 
-#: Data options that change how a run trains on its data, never which data it reads.
+#: Data options that change how a run splits, samples or feeds its data, never which data it reads.
 TRAINING_DATA_OPTIONS = frozenset(
-    {"data_dir", "cache_dir", "seed", "batch_size", "neg_ratio", "negative_sampling"}
+    {
+        "data_dir",
+        "cache_dir",
+        "seed",
+        "batch_size",
+        "neg_ratio",
+        "negative_sampling",
+        "input",
+        "validation",
+        "eval_negatives",
+        "split_seed",
+    }
 )
 
 

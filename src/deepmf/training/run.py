@@ -63,6 +63,12 @@ def check_config(cfg: DictConfig) -> None:
     if int(k) not in ks:
         raise ConfigError(f"selection.monitor={monitor} needs {k} in eval.ks")
     check_logger_config(cfg.logger)
+    precision = cfg.trainer.get("precision")
+    if precision not in (None, 32, "32", "32-true"):
+        raise ConfigError(
+            f"trainer.precision={precision} is not supported: the models (DMF's sparse first layers "
+            "included) run in float32; leave trainer.precision unset"
+        )
     if cfg.trainer.get("accelerator") in ("gpu", "cuda") and not torch.cuda.is_available():
         build_kind = f"CUDA {torch.version.cuda}" if torch.version.cuda else "no CUDA (a CPU build)"
         raise ConfigError(
@@ -159,17 +165,25 @@ def train(cfg: DictConfig, output_dir: Path, overrides: list[str] | None = None)
             save_top_k=1,
             # After EpochHistory's row for the epoch, so the checkpoint carries the history up to it.
             save_on_train_epoch_end=True,
+            # This run's file replaces a same-named one an earlier run left in the folder (with a
+            # version counter it would be written as -v1, and the earlier run's file tested).
+            enable_version_counter=False,
         )
         last_checkpoint = LastEpochCheckpoint(checkpoint_dir)
         # A redrawn bar floods logs when stdout is not a terminal (CI, sweeps): refresh it rarely there.
         refresh = cfg.get("progress_refresh_rate") or (1 if sys.stdout.isatty() else 500)
         callbacks: list[pl.Callback] = [
-            checkpoint,
-            last_checkpoint,
             history,
             TrainingSettings(cfg, datamodule.info.sha256),
             TQDMProgressBar(refresh_rate=refresh),
         ]
+        # A model fitted in one step (ItemPop, ItemKNN, EASE) has no epochs to choose between: it is
+        # tested as it is in memory, and its weights (EASE: an n_items^2 matrix) are never written.
+        single_fit = isinstance(model, FittedRecommender) and model.fit_epochs == 1
+        if single_fit:
+            trainer_overrides["enable_checkpointing"] = False
+        else:
+            callbacks = [checkpoint, last_checkpoint, *callbacks]
         if has_validation and cfg.selection.patience:
             callbacks.append(
                 EarlyStopping(monitor=cfg.selection.monitor, mode="max", patience=cfg.selection.patience)
@@ -186,7 +200,7 @@ def train(cfg: DictConfig, output_dir: Path, overrides: list[str] | None = None)
         trainer.fit(module, datamodule=datamodule, ckpt_path=resume or None, weights_only=True)
         # Never select on test: the tested weights are those of the epoch validation chose.
         val_at_best = best_validation_row(history.rows, cfg.selection.monitor)
-        ckpt = selected_checkpoint(checkpoint, val_at_best) if has_validation else None
+        ckpt = selected_checkpoint(checkpoint, val_at_best) if has_validation and not single_fit else None
         trainer.test(module, datamodule=datamodule, ckpt_path=ckpt, verbose=False, weights_only=True)
         metrics = {k: v for k, v in val_at_best.items() if k.startswith("val/")}
         metrics |= {k: v for k, v in module.last_metrics.items() if k.startswith("test/")}
@@ -194,7 +208,7 @@ def train(cfg: DictConfig, output_dir: Path, overrides: list[str] | None = None)
             "status": "completed",
             "best_epoch": val_at_best.get("epoch"),
             "epochs_trained": len(history.rows),
-            "best_checkpoint": ckpt or last_checkpoint.best_model_path,
+            "best_checkpoint": ckpt or last_checkpoint.best_model_path or None,
             "metrics": metrics,
         }
         exit_code = 0
