@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 
 from deepmf.errors import ConfigError
@@ -31,3 +33,27 @@ class PointwiseLoss:
     def __call__(self, scores: torch.Tensor, ratings: torch.Tensor) -> torch.Tensor:
         target = self.targets(ratings)
         return -(target * torch.log(scores) + (1 - target) * torch.log1p(-scores)).mean()
+
+
+def check_loss_config(config: Any) -> None:
+    """``loss.name`` and ``loss.max_rating``, before any data is read."""
+    if config.name not in ("nce", "ce"):
+        raise ConfigError(f"loss must be nce or ce, got {config.name!r}")
+    max_rating = config.get("max_rating")
+    if max_rating is not None and (
+        isinstance(max_rating, bool) or not isinstance(max_rating, int | float) or not max_rating > 0
+    ):
+        raise ConfigError(f"loss.max_rating must be null or a number > 0, got {max_rating!r}")
+
+
+def loss_max_rating(config: Any, data_max_rating: float) -> float:
+    """``max(R)`` of the nce target ``rating / max(R)`` (Eq. 12): ``loss.max_rating``, or the data's."""
+    chosen = config.get("max_rating")
+    if chosen is None:
+        return data_max_rating
+    if config.name == "nce" and not chosen >= data_max_rating:
+        raise ConfigError(
+            f"loss.max_rating={chosen} is below the largest rating in the data ({data_max_rating}): "
+            "nce targets rating / max_rating would leave [0, 1]; leave it null to use the data's"
+        )
+    return float(chosen)

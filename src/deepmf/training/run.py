@@ -19,7 +19,7 @@ from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint, TQDMProg
 from deepmf.data.datamodule import InteractionDataModule, check_data_config
 from deepmf.errors import ConfigError, DeepMFError, TrainingError
 from deepmf.io import write_json_atomic
-from deepmf.losses import PointwiseLoss
+from deepmf.losses import PointwiseLoss, check_loss_config, loss_max_rating
 from deepmf.models import ModelContext, build_model, check_model_config
 from deepmf.models.fitted import FittedRecommender
 from deepmf.training.callbacks import EpochHistory, LastEpochCheckpoint
@@ -41,13 +41,7 @@ def check_config(cfg: DictConfig) -> None:
         raise ConfigError(f"{', '.join(missing)} must be given (no default), e.g. {missing[0]}=<value>")
     check_model_config(cfg.model)
     check_data_config(cfg.data)
-    if cfg.loss.name not in ("nce", "ce"):
-        raise ConfigError(f"loss must be nce or ce, got {cfg.loss.name!r}")
-    max_rating = cfg.loss.get("max_rating")
-    if max_rating is not None and (
-        isinstance(max_rating, bool) or not isinstance(max_rating, int | float) or not max_rating > 0
-    ):
-        raise ConfigError(f"loss.max_rating must be null or a number > 0, got {max_rating!r}")
+    check_loss_config(cfg.loss)
     if cfg.optim.get("name", "adam") not in OPTIMIZERS:
         raise ConfigError(f"optim.name must be one of {', '.join(OPTIMIZERS)}, got {cfg.optim.name!r}")
     lr = cfg.optim.lr
@@ -63,23 +57,28 @@ def check_config(cfg: DictConfig) -> None:
     if int(k) not in ks:
         raise ConfigError(f"selection.monitor={monitor} needs {k} in eval.ks")
     check_logger_config(cfg.logger)
-    precision = cfg.trainer.get("precision")
-    if precision not in (None, 32, "32", "32-true"):
-        raise ConfigError(
-            f"trainer.precision={precision} is not supported: the models (DMF's sparse first layers "
-            "included) run in float32; leave trainer.precision unset"
-        )
-    if cfg.trainer.get("accelerator") in ("gpu", "cuda") and not torch.cuda.is_available():
-        build_kind = f"CUDA {torch.version.cuda}" if torch.version.cuda else "no CUDA (a CPU build)"
-        raise ConfigError(
-            f"trainer=gpu, but torch sees no CUDA GPU (torch {torch.__version__}, built with {build_kind}); "
-            "use trainer=cpu"
-        )
+    check_trainer_config(cfg.trainer)
     resume = cfg.get("resume")
     if resume and not Path(resume).is_file():
         raise ConfigError(f"resume={resume}: no such checkpoint file (give <run dir>/checkpoints/last.ckpt)")
     if resume:
         check_resume(resume, training_settings(cfg))
+
+
+def check_trainer_config(config: Any) -> None:
+    """The trainer options deepmf cannot honour: another precision than float32, a GPU torch cannot see."""
+    precision = config.get("precision")
+    if precision not in (None, 32, "32", "32-true"):
+        raise ConfigError(
+            f"trainer.precision={precision} is not supported: the models (DMF's sparse first layers "
+            "included) run in float32; leave trainer.precision unset"
+        )
+    if config.get("accelerator") in ("gpu", "cuda") and not torch.cuda.is_available():
+        build_kind = f"CUDA {torch.version.cuda}" if torch.version.cuda else "no CUDA (a CPU build)"
+        raise ConfigError(
+            f"trainer=gpu, but torch sees no CUDA GPU (torch {torch.__version__}, built with {build_kind}); "
+            "use trainer=cpu"
+        )
 
 
 def build(config: Any, **kwargs: Any) -> Any:
@@ -142,7 +141,7 @@ def train(cfg: DictConfig, output_dir: Path, overrides: list[str] | None = None)
             record["loss"] = None  # fitted by its own objective: no training loss
             trainer_overrides["max_epochs"] = model.fit_epochs
         else:
-            loss = PointwiseLoss(cfg.loss.name, loss_max_rating(cfg.loss, datamodule))
+            loss = PointwiseLoss(cfg.loss.name, loss_max_rating(cfg.loss, datamodule.max_rating))
             module = RecommenderModule(
                 model,
                 loss,
@@ -157,18 +156,7 @@ def train(cfg: DictConfig, output_dir: Path, overrides: list[str] | None = None)
         # A resumed run keeps writing beside the checkpoint it resumed from: there the restored best
         # score and best path still apply (Lightning drops them when the folder changes).
         checkpoint_dir = Path(resume).resolve().parent if resume else output_dir / "checkpoints"
-        checkpoint = ModelCheckpoint(
-            dirpath=checkpoint_dir,
-            filename="best-{epoch}",
-            monitor=cfg.selection.monitor if has_validation else None,
-            mode="max",
-            save_top_k=1,
-            # After EpochHistory's row for the epoch, so the checkpoint carries the history up to it.
-            save_on_train_epoch_end=True,
-            # This run's file replaces a same-named one an earlier run left in the folder (with a
-            # version counter it would be written as -v1, and the earlier run's file tested).
-            enable_version_counter=False,
-        )
+        checkpoint = best_checkpoint(checkpoint_dir, cfg.selection.monitor if has_validation else None)
         last_checkpoint = LastEpochCheckpoint(checkpoint_dir)
         # A redrawn bar floods logs when stdout is not a terminal (CI, sweeps): refresh it rarely there.
         refresh = cfg.get("progress_refresh_rate") or (1 if sys.stdout.isatty() else 500)
@@ -228,23 +216,26 @@ def train(cfg: DictConfig, output_dir: Path, overrides: list[str] | None = None)
     return record
 
 
-def loss_max_rating(loss_config: Any, datamodule: InteractionDataModule) -> float:
-    """``max(R)`` of the nce target ``rating / max(R)`` (Eq. 12): ``loss.max_rating``, or the data's."""
-    chosen = loss_config.get("max_rating")
-    if chosen is None:
-        return datamodule.max_rating
-    if loss_config.name == "nce" and not chosen >= datamodule.max_rating:
-        raise ConfigError(
-            f"loss.max_rating={chosen} is below the largest rating in the data ({datamodule.max_rating}): "
-            "nce targets rating / max_rating would leave [0, 1]; leave it null to use the data's"
-        )
-    return float(chosen)
-
-
 def final_summary(record: dict[str, Any]) -> dict[str, Any]:
     """What a run's W&B summary holds at the end: status, selected epoch, final metrics."""
     keys = ("status", "best_epoch", "epochs_trained", "seconds_per_epoch", "wall_time_s", "error")
     return {k: record[k] for k in keys if k in record} | dict(record.get("metrics") or {})
+
+
+def best_checkpoint(folder: Path, monitor: str | None) -> ModelCheckpoint:
+    """``best-epoch=N.ckpt``: the epoch with the highest ``monitor`` so far (the latest if None)."""
+    return ModelCheckpoint(
+        dirpath=folder,
+        filename="best-{epoch}",
+        monitor=monitor,
+        mode="max",
+        save_top_k=1,
+        # After EpochHistory's row for the epoch, so the checkpoint carries the history up to it.
+        save_on_train_epoch_end=True,
+        # This run's file replaces a same-named one an earlier run left in the folder (with a version
+        # counter it would be written as -v1, and the earlier run's file tested).
+        enable_version_counter=False,
+    )
 
 
 def selected_checkpoint(checkpoint: ModelCheckpoint, selected: dict[str, Any]) -> str:
