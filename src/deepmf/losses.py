@@ -8,6 +8,9 @@ import torch
 
 from deepmf.errors import ConfigError
 
+#: The paper's two losses (``loss=``).
+LOSSES = ("nce", "ce")
+
 
 class PointwiseLoss:
     """Cross entropy between predicted scores in (0, 1) and a target derived from the rating.
@@ -18,7 +21,7 @@ class PointwiseLoss:
     """
 
     def __init__(self, name: str, max_rating: float) -> None:
-        if name not in ("nce", "ce"):
+        if name not in LOSSES:
             raise ConfigError(f"loss.name must be 'nce' or 'ce', got {name!r}")
         if not max_rating > 0:
             raise ConfigError(f"loss max_rating must be > 0, got {max_rating!r}")
@@ -37,7 +40,7 @@ class PointwiseLoss:
 
 def check_loss_config(config: Any) -> None:
     """``loss.name`` and ``loss.max_rating``, before any data is read."""
-    if config.name not in ("nce", "ce"):
+    if config.name not in LOSSES:
         raise ConfigError(f"loss must be nce or ce, got {config.name!r}")
     max_rating = config.get("max_rating")
     if max_rating is not None and (

@@ -144,7 +144,11 @@ def parse_ratings(
         raise DataError(f"{path}: no ratings (only a header or blank lines)")
     # keep_default_na=False: a missing trailing field becomes '' rather than NaN.
     for name in columns:
-        empty = (frame[name].str.strip() == "").to_numpy()
+        stripped = frame[name].str.strip()
+        if not numeric_ids and name in ("user", "item"):
+            # String ids are stripped: with "u1, i1" lines, ' i1' and 'i1' are the same item.
+            frame[name] = stripped
+        empty = (stripped == "").to_numpy()
         if empty.any():
             row = int(np.flatnonzero(empty)[0])
             raise _bad_field_count(path, original, sep, columns, header) or DataError(
@@ -175,9 +179,8 @@ def parse_ratings(
             return values.to_numpy(dtype=np.int64)
         return numeric(name, integer=True).astype(np.int64)
 
-    # String ids are stripped: with "u1, i1" lines, ' i1' and 'i1' are the same item.
-    users = integers("user") if numeric_ids else frame["user"].str.strip().to_numpy()
-    items = integers("item") if numeric_ids else frame["item"].str.strip().to_numpy()
+    users = integers("user") if numeric_ids else frame["user"].to_numpy()
+    items = integers("item") if numeric_ids else frame["item"].to_numpy()
     if "rating" in columns:
         ratings = numeric("rating", integer=False).astype(np.float32)
     else:

@@ -39,13 +39,16 @@ class SafeCheckpointIO(TorchCheckpointIO):
         return load_checkpoint(path, map_location)
 
 
-def load_checkpoint(path: str | Path, map_location: Any = "cpu") -> dict[str, Any]:
-    """``torch.load(path, weights_only=True)`` with errors that name the file and say what is wrong."""
+def load_checkpoint(path: str | Path, map_location: Any = "cpu", mmap: bool = False) -> dict[str, Any]:
+    """``torch.load(path, weights_only=True)`` with errors that name the file and say what is wrong.
+
+    ``mmap=True`` maps the tensors instead of reading them: for reading a checkpoint's small entries.
+    """
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: checkpoint not found")
     try:
-        return torch.load(path, map_location=map_location, weights_only=True)
+        return torch.load(path, map_location=map_location, weights_only=True, mmap=mmap)
     except pickle.UnpicklingError as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise DataError(

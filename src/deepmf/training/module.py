@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+
 import pytorch_lightning as pl
 import torch
 
@@ -10,6 +12,13 @@ from deepmf.evaluation.metrics import ranking_metrics
 from deepmf.evaluation.ranking import rank_batch
 from deepmf.losses import PointwiseLoss
 from deepmf.models.base import Recommender
+
+#: ``optim.name`` -> the optimiser over some parameters at a learning rate.
+OPTIMIZERS: dict[str, Callable[[Iterator[torch.nn.Parameter], float], torch.optim.Optimizer]] = {
+    # fused=True: the same Adam update in one kernel over all parameters (3-4x faster on CPU).
+    "adam": lambda parameters, lr: torch.optim.Adam(parameters, lr=lr, fused=True),
+    "sgd": lambda parameters, lr: torch.optim.SGD(parameters, lr=lr),
+}
 
 
 class NonFiniteLossError(TrainingError, RuntimeError):
@@ -48,10 +57,7 @@ class RecommenderModule(pl.LightningModule):
         self.automatic_optimization = False
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
-        if self.optimizer_name == "sgd":
-            return torch.optim.SGD(self.model.parameters(), lr=self.lr)
-        # fused=True: the same Adam update in one kernel over all parameters (3-4x faster on CPU).
-        return torch.optim.Adam(self.model.parameters(), lr=self.lr, fused=True)
+        return OPTIMIZERS[self.optimizer_name](self.model.parameters(), self.lr)
 
     def training_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> torch.Tensor:
         users, items, ratings = batch

@@ -81,7 +81,9 @@ class TrainingSettings(pl.Callback):
 
 def saved_settings(checkpoint_path: str | Path) -> dict[str, Any] | None:
     """The settings a checkpoint recorded; None for checkpoints written before they recorded any."""
-    callbacks = load_checkpoint(checkpoint_path).get("callbacks") or {}
+    # Mapped, not read: a resume checks the settings twice (before and after the data) and Lightning
+    # then reads the whole checkpoint once.
+    callbacks = load_checkpoint(checkpoint_path, mmap=True).get("callbacks") or {}
     return (callbacks.get(TrainingSettings.__name__) or {}).get("settings")
 
 

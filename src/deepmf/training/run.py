@@ -26,12 +26,11 @@ from deepmf.training.callbacks import EpochHistory, LastEpochCheckpoint
 from deepmf.training.checkpoint_io import SafeCheckpointIO
 from deepmf.training.fitted import FittedRecommenderModule
 from deepmf.training.loggers import build_loggers, check_logger_config, finish_wandb
-from deepmf.training.module import RecommenderModule
+from deepmf.training.module import OPTIMIZERS, RecommenderModule
 from deepmf.training.pretrain import train_components
 from deepmf.training.resume import DATASET_KEY, TrainingSettings, check_resume, training_settings
 
 log = logging.getLogger(__name__)
-OPTIMIZERS = ("adam", "sgd")
 
 
 def check_config(cfg: DictConfig) -> None:
