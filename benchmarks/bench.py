@@ -11,6 +11,8 @@ Implementations, all the same model at paper widths ([512, 64] / [1024, 64], cos
 
 - ``deepmf``: the library's DMF (sparse first layers with the fast backward, fused Adam), plain loop;
 - ``deepmf+lightning``: the same through ``pl.Trainer`` and ``RecommenderModule`` (what ``train.py`` runs);
+- ``deepmf-1block``: ``deepmf`` with each ``W1`` as one matrix instead of cache-sized column blocks
+  (``deepmf.models.weight_blocks``): the same values, the layout before blocks;
 - ``embbag``: the library's DMF with autograd through ``F.embedding_bag`` and default Adam (the plain
   embedding-bag prototype of docs/anchors);
 - ``dense``: ``benchmarks/dense_reference.py`` (dense rows of Y, one tower pass per pair);
@@ -44,7 +46,7 @@ RECBOLE_PYTHON = Path(
     os.environ.get("DEEPMF_RECBOLE_PYTHON", ROOT / ".bench" / "recbole-venv" / "bin" / "python")
 )
 DATASETS = ["ml100k", "ml1m-partial", "synthetic-ml1m", "synthetic-amazon_movies"]
-IMPLS = ["deepmf+lightning", "deepmf", "embbag", "dense", "recbole"]
+IMPLS = ["deepmf+lightning", "deepmf", "deepmf-1block", "embbag", "dense", "recbole"]
 #: Dense Y above this many floats is not attempted (Amazon scale would need 5.4 GB for Y alone).
 DENSE_LIMIT = 200_000_000
 
@@ -87,7 +89,8 @@ def worker(spec: dict) -> dict:
     if impl == "dense":
         model = DenseRowDMF(matrix, *widths)
     else:
-        model = DMF(matrix, *widths, fast_backward=impl != "embbag")
+        one_block = 10**9 if impl == "deepmf-1block" else None  # W1 as one matrix: the layout before blocks
+        model = DMF(matrix, *widths, fast_backward=impl != "embbag", block=one_block)
     loss_fn = PointwiseLoss("nce", datamodule.max_rating)
     result = {
         "pairs": datamodule.train_dataloader().n_pairs,
@@ -105,7 +108,7 @@ def worker(spec: dict) -> dict:
     if impl == "deepmf+lightning":
         wall, cpu, epoch_end_s = lightning_steps(model, loss_fn, datamodule, warmup, steps)
     else:
-        fused = impl == "deepmf"
+        fused = impl.startswith("deepmf")
         optimizer = torch.optim.Adam(model.parameters(), lr=1e-4, fused=fused)
         for i, (users, items, ratings) in enumerate(batches):
             if i == warmup:

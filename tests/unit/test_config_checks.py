@@ -16,6 +16,11 @@ from tests.runs import config
         ("model.layers=0", "model.layers must be an integer >= 1, got 0"),
         ("model.factors=-1", "model.factors must be an integer >= 1, got -1"),
         ("model.init_std=0", "model.init_std must be > 0, got 0"),
+        ("model.first_layer_block=0", "model.first_layer_block must be an integer >= 1, got 0"),
+        (
+            "model.first_layer_block=12",
+            "model.first_layer_block=12 must divide each tower's first width [32]",
+        ),
         ("model.name=svd", "model.name must be one of ['dmf', 'eals', 'ease', 'gmf', 'itemknn', 'itempop',"),
         ("data.neg_ratio=-2", "data.neg_ratio must be an integer >= 0, got -2"),
         ("data.negative_sampling=sometimes", "data.negative_sampling must be 'resample' or 'once', got"),

@@ -28,10 +28,10 @@ def test_embedding_bag_first_layer_equals_dense_row_times_w1():
     tower = Tower(input_dim=4, widths=[6, 3], init_std=0.5)
     users = torch.tensor([0, 1, 2, 2])
     dense_rows = rows.dense()[users]
-    expected_first = dense_rows @ tower.first
+    expected_first = dense_rows @ tower.first_matrix()
     indices, offsets, values = rows.gather(users)
     got_first = torch.nn.functional.embedding_bag(
-        indices, tower.first, offsets, mode="sum", per_sample_weights=values
+        indices, tower.first_matrix(), offsets, mode="sum", per_sample_weights=values
     )
     assert torch.allclose(got_first, expected_first, atol=1e-6)
     # Eq. 5 written out: l1 = W1 x (no bias, no activation), then l2 = ReLU(W2 l1 + b2), the output.
@@ -46,7 +46,7 @@ def test_tower_weights_start_normal_with_init_std_and_zero_biases():
     torch.manual_seed(0)
     tower = Tower(input_dim=400, widths=[300, 200], init_std=0.05)
     second = tower.mlp[0]
-    for weight in (tower.first, second.weight):
+    for weight in (tower.first_matrix(), second.weight):
         assert abs(weight.mean().item()) < 0.002
         assert weight.std().item() == pytest.approx(0.05, rel=0.02)
     assert torch.equal(second.bias, torch.zeros(200))
@@ -119,3 +119,17 @@ def test_tower_widths_halve_from_the_first_width_down_to_factors():
     assert tower_widths(2, 64, 1024) == [1024, 64]
     assert tower_widths(1, 64, 512) == [64]
     assert tower_widths(4, 64, 512) == [512, 256, 128, 64]
+
+
+def test_first_layer_block_option_sets_the_layout_not_the_model(tmp_path):
+    """``model.first_layer_block``: the towers keep W1 in blocks that wide, one block when it is wider."""
+    from deepmf.models.base import ModelContext, build_model
+    from tests.runs import config
+
+    model_config = config(tmp_path, tmp_path, "model.first_layer_block=8").model  # both towers 32 wide
+    context = ModelContext(n_users=3, n_items=4, train_matrix=small_matrix(), max_rating=5.0)
+    model = build_model(model_config, context)
+    assert model.user_tower.first.shape == (4, 4, 8)  # 4 blocks of 8 columns, one row per item
+    assert model.item_tower.first.shape == (4, 3, 8)  # one row per user
+    model_config.first_layer_block = 10_000
+    assert build_model(model_config, context).item_tower.first.shape == (1, 3, 32)

@@ -5,6 +5,7 @@ import deepmf.models.sparse_layers as sparse_layers
 from deepmf.data.matrix import SparseRows
 from deepmf.models.dmf import DMF, Tower
 from deepmf.models.sparse_layers import sparse_rows_matmul, sparse_rows_two_layers
+from deepmf.models.weight_blocks import block_width, to_blocks, to_matrix
 
 
 def random_rows(n_rows: int, n_columns: int, density: float, seed: int) -> SparseRows:
@@ -18,35 +19,39 @@ def random_rows(n_rows: int, n_columns: int, density: float, seed: int) -> Spars
     )
 
 
+@pytest.mark.parametrize("block", [16, 8, 4])  # one block (the plain matrix), two, four
 @pytest.mark.parametrize("plan", ["direct", "factored", "merged"])
-def test_two_layers_equal_dense_rows_in_value_and_gradient(monkeypatch, plan):
+def test_two_layers_equal_dense_rows_in_value_and_gradient(monkeypatch, plan, block):
     monkeypatch.setattr(sparse_layers, "first_layers_plan", lambda *shapes: plan)
     rows = random_rows(12, 30, 0.3, seed=0)
     batch = torch.tensor([3, 0, 7, 3, 11])  # a repeated row and rows of different lengths
     w1 = torch.randn(30, 16, requires_grad=True)
     w2 = torch.randn(5, 16, requires_grad=True)
     upstream = torch.randn(5, 5)
+    blocks = to_blocks(w1.detach(), block).requires_grad_()
 
-    got = sparse_rows_two_layers(*rows.gather(batch), w1, w2)
-    got_grads = torch.autograd.grad((got * upstream).sum(), (w1, w2))
+    got = sparse_rows_two_layers(*rows.gather(batch), blocks, w2)
+    got_blocks_grad, got_w2_grad = torch.autograd.grad((got * upstream).sum(), (blocks, w2))
     expected = (rows.dense()[batch] @ w1) @ w2.T
-    expected_grads = torch.autograd.grad((expected * upstream).sum(), (w1, w2))
+    expected_w1_grad, expected_w2_grad = torch.autograd.grad((expected * upstream).sum(), (w1, w2))
 
     assert torch.allclose(got, expected, atol=1e-4)
-    for g, e in zip(got_grads, expected_grads):
-        assert torch.allclose(g, e, atol=1e-4)
+    assert torch.allclose(to_matrix(got_blocks_grad), expected_w1_grad, atol=1e-4)
+    assert torch.allclose(got_w2_grad, expected_w2_grad, atol=1e-4)
 
 
-def test_single_layer_equals_dense_rows_in_value_and_gradient():
+@pytest.mark.parametrize("block", [6, 3, 2])
+def test_single_layer_equals_dense_rows_in_value_and_gradient(block):
     rows = random_rows(9, 20, 0.4, seed=1)
     batch = torch.tensor([8, 2, 2, 5])
     w1 = torch.randn(20, 6, requires_grad=True)
-    got = sparse_rows_matmul(*rows.gather(batch), w1)
-    (got_grad,) = torch.autograd.grad(got.pow(2).sum(), w1)
+    blocks = to_blocks(w1.detach(), block).requires_grad_()
+    got = sparse_rows_matmul(*rows.gather(batch), blocks)
+    (got_grad,) = torch.autograd.grad(got.pow(2).sum(), blocks)
     expected = rows.dense()[batch] @ w1
     (expected_grad,) = torch.autograd.grad(expected.pow(2).sum(), w1)
     assert torch.allclose(got, expected, atol=1e-4)
-    assert torch.allclose(got_grad, expected_grad, atol=1e-4)
+    assert torch.allclose(to_matrix(got_grad), expected_grad, atol=1e-4)
 
 
 def test_plan_is_chosen_by_shapes():
@@ -60,14 +65,15 @@ def test_plan_is_chosen_by_shapes():
     assert not merged(n_columns=943, width1=1024, width2=64, nnz=15_000)  # one training batch
 
 
+@pytest.mark.parametrize("block", [16, 4])
 @pytest.mark.parametrize("merged", [True, False])
-def test_forward_without_gradients_equals_dense_rows(monkeypatch, merged):
+def test_forward_without_gradients_equals_dense_rows(monkeypatch, merged, block):
     monkeypatch.setattr(sparse_layers, "merged_forward_is_cheaper", lambda *shapes: merged)
     rows = random_rows(12, 30, 0.3, seed=4)
     batch = torch.tensor([5, 1, 1, 10])
     w1, w2 = torch.randn(30, 16, requires_grad=True), torch.randn(5, 16, requires_grad=True)
     with torch.no_grad():
-        got = sparse_rows_two_layers(*rows.gather(batch), w1, w2)
+        got = sparse_rows_two_layers(*rows.gather(batch), to_blocks(w1, block), w2)
     assert torch.allclose(got, (rows.dense()[batch] @ w1.detach()) @ w2.detach().T, atol=1e-4)
 
 
@@ -109,10 +115,11 @@ def test_transposed_bags_equal_a_stable_argsort_for_every_key_width(n_columns, n
 
 
 @pytest.mark.parametrize("widths", [[8, 4], [8, 6, 4], [4]])
-def test_fast_tower_matches_autograd_embedding_bag_tower(widths):
+@pytest.mark.parametrize("block", [None, 2])  # the default (one block at these widths) and several
+def test_fast_tower_matches_autograd_embedding_bag_tower(widths, block):
     rows = random_rows(10, 25, 0.3, seed=2)
     torch.manual_seed(0)
-    fast = Tower(25, widths, init_std=0.3, fast_backward=True)
+    fast = Tower(25, widths, init_std=0.3, fast_backward=True, block=block)
     plain = Tower(25, widths, init_std=0.3, fast_backward=False)
     plain.load_state_dict(fast.state_dict())
     bags = rows.gather(torch.tensor([1, 4, 9]))
@@ -121,17 +128,20 @@ def test_fast_tower_matches_autograd_embedding_bag_tower(widths):
     out_fast.sum().backward()
     out_plain.sum().backward()
     for (name, a), b in zip(fast.named_parameters(), plain.parameters()):
-        assert torch.allclose(a.grad, b.grad, atol=1e-6), name
+        fast_grad = to_matrix(a.grad) if name == "first" else a.grad
+        assert torch.allclose(fast_grad, b.grad.view_as(fast_grad), atol=1e-6), name
 
 
-def test_fast_dmf_trains_like_plain_dmf_under_fused_adam():
-    """Same initial weights, same batches: fast backward + fused Adam track autograd + plain Adam."""
+@pytest.mark.parametrize("block", [None, 4])  # one block at these widths, and 4 / 3 blocks
+def test_fast_dmf_trains_like_plain_dmf_under_fused_adam(block):
+    """Same initial weights, same batches: fast backward + fused Adam track autograd + plain Adam, with
+    ``W1`` in one block or several."""
     rows = random_rows(15, 25, 0.3, seed=3)
     torch.manual_seed(0)
-    fast = DMF(rows, [16, 8], [12, 8], init_std=0.1, fast_backward=True)
+    fast = DMF(rows, [16, 8], [12, 8], init_std=0.1, fast_backward=True, block=block)
     plain = DMF(rows, [16, 8], [12, 8], init_std=0.1, fast_backward=False)
     plain.load_state_dict(fast.state_dict())
-    initial = fast.user_tower.first.detach().clone()
+    initial = fast.user_tower.first_matrix().detach().clone()
     opt_fast = torch.optim.Adam(fast.parameters(), lr=1e-2, fused=True)
     opt_plain = torch.optim.Adam(plain.parameters(), lr=1e-2)
     generator = torch.Generator().manual_seed(0)
@@ -142,6 +152,30 @@ def test_fast_dmf_trains_like_plain_dmf_under_fused_adam():
             opt.zero_grad()
             model(users, items).log().mean().neg().backward()
             opt.step()
-    for (name, a), b in zip(fast.named_parameters(), plain.parameters()):
+    for (name, a), b in zip(fast.state_dict().items(), plain.state_dict().values()):
         assert torch.allclose(a, b, atol=1e-5), name
-    assert not torch.allclose(fast.user_tower.first, initial, atol=1e-3)  # training moved the weights
+    assert not torch.allclose(fast.user_tower.first_matrix(), initial, atol=1e-3)  # training moved it
+
+
+def test_first_layer_blocks_fit_the_cache_at_paper_widths():
+    assert block_width(n_columns=1_682, width=512) == 128  # ML-100k user tower: 1682 x 128 floats, 861 KB
+    assert block_width(n_columns=943, width=1024) == 256  # ML-100k item tower: 943 x 256 floats, 966 KB
+    assert block_width(n_columns=6_040, width=1024) == 128  # ML-1M item tower: no smaller than 128
+    assert block_width(n_columns=200, width=512) == 512  # small: one block
+    assert block_width(n_columns=90_000, width=64) == 64  # DMF-1 widths stay whole
+
+
+def test_state_dict_holds_w1_as_the_papers_matrix_whatever_the_blocks():
+    torch.manual_seed(0)
+    blocked = Tower(25, [8, 4], init_std=0.3, block=2)
+    assert blocked.first.shape == (4, 25, 2)
+    state = blocked.state_dict()
+    assert state["first"].shape == (25, 8)
+    assert torch.equal(state["first"], blocked.first_matrix())
+    assert torch.equal(state["first"][:, 2:4], blocked.first[1])  # block j holds columns 2j, 2j+1
+
+    other = Tower(25, [8, 4], init_std=0.3, block=4)
+    other.load_state_dict(state)
+    assert torch.equal(other.first_matrix(), blocked.first_matrix())
+    bags = random_rows(6, 25, 0.4, seed=7).gather(torch.tensor([0, 3, 5]))
+    assert torch.allclose(other(*bags), blocked(*bags), atol=1e-6)

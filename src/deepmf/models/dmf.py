@@ -12,6 +12,7 @@ from deepmf.data.matrix import SparseRows
 from deepmf.errors import ConfigError
 from deepmf.models.base import CosineTwoTower, ModelContext, check_positive_ints, register_model
 from deepmf.models.sparse_layers import sparse_rows_matmul, sparse_rows_two_layers
+from deepmf.models.weight_blocks import block_width, to_blocks, to_matrix
 
 
 def tower_widths(layers: int, factors: int, first_width: int) -> list[int]:
@@ -32,15 +33,26 @@ class Tower(nn.Module):
     ``x`` is a sparse row of Y, so ``W1 x`` is a weighted embedding-bag over the row's non-zeros: work
     and memory grow with the number of ratings, never with the row's length. ``fast_backward`` computes
     the first two layers' weight gradients with :mod:`deepmf.models.sparse_layers` (same values, a few
-    times faster on CPU); ``False`` leaves them to autograd through ``F.embedding_bag``.
+    times faster on CPU) and keeps ``W1`` as column blocks of ``block`` columns
+    (:mod:`deepmf.models.weight_blocks`; default: :func:`~deepmf.models.weight_blocks.block_width`);
+    ``False`` leaves them to autograd through ``F.embedding_bag`` over the plain matrix. Either way the
+    state dict holds ``W1`` as the paper's ``input_dim x width`` matrix (:meth:`first_matrix`).
     """
 
     def __init__(
-        self, input_dim: int, widths: list[int], init_std: float, fast_backward: bool = True
+        self,
+        input_dim: int,
+        widths: list[int],
+        init_std: float,
+        fast_backward: bool = True,
+        block: int | None = None,
     ) -> None:
         super().__init__()
         self.fast_backward = fast_backward
-        self.first = nn.Parameter(torch.randn(input_dim, widths[0]) * init_std)
+        if not fast_backward:
+            block = widths[0]
+        self.block = min(block, widths[0]) if block else block_width(input_dim, widths[0])
+        self.first = nn.Parameter(to_blocks(torch.randn(input_dim, widths[0]) * init_std, self.block))
         layers: list[nn.Module] = []
         for width_in, width_out in zip(widths[:-1], widths[1:]):
             linear = nn.Linear(width_in, width_out)
@@ -49,9 +61,14 @@ class Tower(nn.Module):
             layers += [linear, nn.ReLU()]
         self.mlp = nn.Sequential(*layers)
 
+    def first_matrix(self) -> torch.Tensor:
+        """``W1`` as the paper's ``input_dim x width`` matrix (a copy when it is kept in blocks)."""
+        return to_matrix(self.first)
+
     def forward(self, indices: torch.Tensor, offsets: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
         if not self.fast_backward:
-            first = F.embedding_bag(indices, self.first, offsets, mode="sum", per_sample_weights=values)
+            weight = self.first_matrix()  # one block: a view, so autograd reaches the parameter
+            first = F.embedding_bag(indices, weight, offsets, mode="sum", per_sample_weights=values)
             return self.mlp(first)
         if len(self.mlp) == 0:
             return sparse_rows_matmul(indices, offsets, values, self.first)
@@ -59,9 +76,24 @@ class Tower(nn.Module):
         hidden = sparse_rows_two_layers(indices, offsets, values, self.first, second.weight) + second.bias
         return self.mlp[1:](hidden)
 
+    def _save_to_state_dict(self, destination, prefix, keep_vars):  # type: ignore[no-untyped-def]
+        super()._save_to_state_dict(destination, prefix, keep_vars)
+        first = destination[prefix + "first"]
+        destination[prefix + "first"] = to_matrix(first if keep_vars else first.detach())
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):  # type: ignore[no-untyped-def]
+        key = prefix + "first"
+        if key in state_dict and state_dict[key].dim() == 2 and state_dict[key].shape[1] % self.block == 0:
+            state_dict[key] = to_blocks(state_dict[key], self.block)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
 
 class DMF(CosineTwoTower):
-    """Deep Matrix Factorization: user row ``Y_i*`` and item column ``Y_*j`` through their towers."""
+    """Deep Matrix Factorization: user row ``Y_i*`` and item column ``Y_*j`` through their towers.
+
+    ``block`` sets both towers' ``W1`` block width, at most each tower's first width (default: chosen
+    per tower for the cache, see :class:`Tower`); it changes the memory layout only, never the values.
+    """
 
     def __init__(
         self,
@@ -70,13 +102,14 @@ class DMF(CosineTwoTower):
         item_widths: list[int],
         init_std: float,
         fast_backward: bool = True,
+        block: int | None = None,
     ) -> None:
         super().__init__()
         if user_widths[-1] != item_widths[-1]:
             raise ConfigError("the user and item towers must end in the same width (model.factors)")
         self.n_users, self.n_items = train_matrix.n_rows, train_matrix.n_columns
-        self.user_tower = Tower(self.n_items, user_widths, init_std, fast_backward)
-        self.item_tower = Tower(self.n_users, item_widths, init_std, fast_backward)
+        self.user_tower = Tower(self.n_items, user_widths, init_std, fast_backward, block)
+        self.item_tower = Tower(self.n_users, item_widths, init_std, fast_backward, block)
         item_rows = train_matrix.transpose()
         # Y lives with the model (and so on its device), but is data, not state: not checkpointed.
         for prefix, rows in (("user_rows", train_matrix), ("item_rows", item_rows)):
@@ -99,8 +132,19 @@ class DMF(CosineTwoTower):
         return self.item_tower(*self._rows("item_rows", self.n_users).gather(items))
 
 
+FIRST_WIDTHS = ("user_first_width", "item_first_width")
+
+
 def check_dmf_config(config: Any) -> None:
-    check_positive_ints(config, ("layers", "factors", "user_first_width", "item_first_width"))
+    check_positive_ints(config, ("layers", "factors", *FIRST_WIDTHS))
+    if (block := config.get("first_layer_block")) is not None:
+        check_positive_ints(config, ("first_layer_block",))
+        firsts = {tower_widths(config.layers, config.factors, config[key])[0] for key in FIRST_WIDTHS}
+        if any(width % min(block, width) for width in firsts):
+            raise ConfigError(
+                f"model.first_layer_block={block} must divide each tower's first width {sorted(firsts)} "
+                "(or be at least as large: one block)"
+            )
     if not config.get("init_std", 0) > 0:
         raise ConfigError(f"model.init_std must be > 0, got {config.get('init_std')!r}")
 
@@ -112,4 +156,5 @@ def build_dmf(config: Any, context: ModelContext) -> DMF:
         user_widths=tower_widths(config.layers, config.factors, config.user_first_width),
         item_widths=tower_widths(config.layers, config.factors, config.item_first_width),
         init_std=config.init_std,
+        block=config.get("first_layer_block"),
     )

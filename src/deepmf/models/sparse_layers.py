@@ -16,6 +16,9 @@ column (:func:`transpose_bags`), and ``A^T @ x`` is then ``embedding_bag`` over 
   non-zeros per column of ``A`` at most); the factored and merged ones when the non-zeros are many
   compared with ``n_columns``, as in a whole evaluation pass. All give the same values up to float32
   rounding; the choice depends on shapes only, so it never needs a device sync.
+
+``W1`` comes as column blocks (:mod:`deepmf.models.weight_blocks`), so every embedding-bag at ``W1``'s
+width runs block by block with the block in cache; with one block this is the plain matrix.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import torch
 import torch.nn.functional as F
 
 from deepmf.data.matrix import bag_of
+from deepmf.models.weight_blocks import blocked_bags_matmul, to_blocks, to_matrix
 
 #: A weighted embedding-bag multiply-add costs about this many dense-GEMM multiply-adds (CPU, measured by
 #: ``python benchmarks/first_layer.py``); used to pick the cheaper, mathematically equal computation.
@@ -99,67 +103,95 @@ def merged_forward_is_cheaper(n_columns: int, width1: int, width2: int, nnz: int
     return SPARSE_COST * nnz * width2 + n_columns * width1 * width2 < SPARSE_COST * nnz * width1
 
 
+def second_layer_blocks(weight2: torch.Tensor, k: int) -> torch.Tensor:
+    """``nn.Linear``'s ``W2`` (``out x k*block``) as ``(k, block, out)``: block ``j`` is ``W2[:, j-th
+    block]^T``, so that ``sum_j hidden[j] @ blocks[j]`` is ``hidden_matrix @ W2^T``."""
+    out, width = weight2.shape
+    return weight2.view(out, k, width // k).permute(1, 2, 0)
+
+
+def second_layer_gradient(grad_out: torch.Tensor, hidden: torch.Tensor) -> torch.Tensor:
+    """``dW2 = dz^T h`` for ``h`` given per block, ``(k, rows, block)``; returns ``out x k*block``."""
+    return to_matrix(torch.matmul(grad_out.T, hidden))
+
+
 class _SparseRowsMatmul(torch.autograd.Function):
-    """``A @ W1`` (a tower with a single layer, DMF-1)."""
+    """``A @ W1`` (a tower with a single layer, DMF-1), ``W1`` given as blocks (:mod:`weight_blocks`)."""
 
     @staticmethod
-    def forward(ctx, weight, indices, offsets, values):  # type: ignore[override]
+    def forward(ctx, blocks, indices, offsets, values):  # type: ignore[override]
         ctx.save_for_backward(indices, offsets, values)
-        ctx.n_columns = weight.shape[0]
-        return bags_matmul((indices, offsets, values), weight)
+        ctx.shape = blocks.shape
+        return to_matrix(blocked_bags_matmul((indices, offsets, values), blocks))
 
     @staticmethod
     def backward(ctx, grad_out):  # type: ignore[override]
         indices, offsets, values = ctx.saved_tensors
-        transposed = transpose_bags(indices, offsets, values, ctx.n_columns)
-        return bags_matmul(transposed, grad_out), None, None, None
+        k, n_columns, block = ctx.shape
+        transposed = transpose_bags(indices, offsets, values, n_columns)
+        return blocked_bags_matmul(transposed, to_blocks(grad_out, block)), None, None, None
 
 
 class _SparseRowsTwoLayers(torch.autograd.Function):
-    """``(A @ W1) @ W2^T`` with the weight gradients of the module docstring."""
+    """``(A @ W1) @ W2^T`` with the weight gradients of the module docstring, ``W1`` given as blocks."""
 
     @staticmethod
-    def forward(ctx, weight1, weight2, indices, offsets, values):  # type: ignore[override]
-        plan = first_layers_plan(weight1.shape[0], weight1.shape[1], weight2.shape[0], len(indices))
-        ctx.plan, ctx.n_columns = plan, weight1.shape[0]
+    def forward(ctx, blocks, weight2, indices, offsets, values):  # type: ignore[override]
+        k, n_columns, block = blocks.shape
+        plan = first_layers_plan(n_columns, k * block, weight2.shape[0], len(indices))
+        ctx.plan, ctx.shape = plan, blocks.shape
         bags = (indices, offsets, values)
         if plan == "merged":
-            ctx.save_for_backward(weight1, weight2, indices, offsets, values)
-            return bags_matmul(bags, weight1 @ weight2.T)
-        hidden = bags_matmul(bags, weight1)
+            ctx.save_for_backward(blocks, weight2, indices, offsets, values)
+            return bags_matmul(bags, merged_weight(blocks, weight2))
+        hidden = blocked_bags_matmul(bags, blocks)  # (k, rows, block)
         ctx.save_for_backward(hidden, weight2, indices, offsets, values)
-        return hidden @ weight2.T
+        return torch.matmul(hidden, second_layer_blocks(weight2, k)).sum(0)
 
     @staticmethod
     def backward(ctx, grad_out):  # type: ignore[override]
         saved, weight2, indices, offsets, values = ctx.saved_tensors
-        transposed = transpose_bags(indices, offsets, values, ctx.n_columns)
+        k, n_columns, block = ctx.shape
+        transposed = transpose_bags(indices, offsets, values, n_columns)
+        # W2 per block as (k, out, block): grad_out @ it[j] is (dz W2)'s block j.
+        weight2_blocks = weight2.view(weight2.shape[0], k, block).transpose(0, 1)
         if ctx.plan == "direct":
-            return bags_matmul(transposed, grad_out @ weight2), grad_out.T @ saved, None, None, None
-        projected = bags_matmul(transposed, grad_out)  # A^T dz
+            grad_hidden = torch.matmul(grad_out, weight2_blocks)  # (k, rows, block)
+            grad_blocks = blocked_bags_matmul(transposed, grad_hidden)
+            return grad_blocks, second_layer_gradient(grad_out, saved), None, None, None
+        projected = bags_matmul(transposed, grad_out)  # A^T dz, (n_columns, out)
+        grad_blocks = torch.matmul(projected, weight2_blocks)  # (A^T dz) W2, per block
         if ctx.plan == "factored":
-            return projected @ weight2, grad_out.T @ saved, None, None, None
-        return projected @ weight2, projected.T @ saved, None, None, None  # saved is W1
+            return grad_blocks, second_layer_gradient(grad_out, saved), None, None, None
+        return grad_blocks, second_layer_gradient(projected, saved), None, None, None  # saved: W1 blocks
+
+
+def merged_weight(blocks: torch.Tensor, weight2: torch.Tensor) -> torch.Tensor:
+    """``W1 @ W2^T`` (``n_columns x out``) from ``W1``'s blocks."""
+    return torch.matmul(blocks, second_layer_blocks(weight2, blocks.shape[0])).sum(0)
 
 
 def sparse_rows_matmul(
-    indices: torch.Tensor, offsets: torch.Tensor, values: torch.Tensor, weight: torch.Tensor
+    indices: torch.Tensor, offsets: torch.Tensor, values: torch.Tensor, blocks: torch.Tensor
 ) -> torch.Tensor:
-    """``A @ weight`` for the bags ``(indices, offsets, values)``; gradients flow to ``weight`` only."""
-    return _SparseRowsMatmul.apply(weight, indices, offsets, values)
+    """``A @ W1`` for the bags ``(indices, offsets, values)`` and ``W1`` given as ``blocks``
+    (:func:`deepmf.models.weight_blocks.to_blocks`); gradients flow to ``blocks`` only."""
+    return _SparseRowsMatmul.apply(blocks, indices, offsets, values)
 
 
 def sparse_rows_two_layers(
     indices: torch.Tensor,
     offsets: torch.Tensor,
     values: torch.Tensor,
-    weight1: torch.Tensor,
+    blocks: torch.Tensor,
     weight2: torch.Tensor,
 ) -> torch.Tensor:
-    """``(A @ weight1) @ weight2^T``; gradients flow to both weights (``weight2`` is ``nn.Linear``'s)."""
+    """``(A @ W1) @ weight2^T``, ``W1`` given as ``blocks``; gradients flow to both weights (``weight2`` is
+    ``nn.Linear``'s)."""
     if torch.is_grad_enabled():
-        return _SparseRowsTwoLayers.apply(weight1, weight2, indices, offsets, values)
+        return _SparseRowsTwoLayers.apply(blocks, weight2, indices, offsets, values)
     bags = (indices, offsets, values)
-    if merged_forward_is_cheaper(weight1.shape[0], weight1.shape[1], weight2.shape[0], len(indices)):
-        return bags_matmul(bags, weight1 @ weight2.T)
-    return bags_matmul(bags, weight1) @ weight2.T
+    k, n_columns, block = blocks.shape
+    if merged_forward_is_cheaper(n_columns, k * block, weight2.shape[0], len(indices)):
+        return bags_matmul(bags, merged_weight(blocks, weight2))
+    return torch.matmul(blocked_bags_matmul(bags, blocks), second_layer_blocks(weight2, k)).sum(0)
