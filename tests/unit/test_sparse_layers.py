@@ -179,3 +179,27 @@ def test_state_dict_holds_w1_as_the_papers_matrix_whatever_the_blocks():
     assert torch.equal(other.first_matrix(), blocked.first_matrix())
     bags = random_rows(6, 25, 0.4, seed=7).gather(torch.tensor([0, 3, 5]))
     assert torch.allclose(other(*bags), blocked(*bags), atol=1e-6)
+
+
+@pytest.mark.parametrize("saved_as", ["matrix", "other blocks"])
+def test_optimiser_state_of_w1_in_another_layout_is_brought_to_the_blocks(saved_as):
+    """A checkpoint's Adam moments for W1 as the matrix (deepmf before blocks) or in another blocking are
+    put in the parameter's blocks on load; fused Adam would otherwise apply them in memory order."""
+    from deepmf.training.module import RecommenderModule
+
+    rows = random_rows(15, 25, 0.3, seed=8)
+    torch.manual_seed(0)
+    model = DMF(rows, [16, 8], [12, 8], init_std=0.1, block=4)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2, fused=True)
+    model(torch.tensor([0, 3, 7]), torch.tensor([1, 2, 2])).log().mean().neg().backward()
+    optimizer.step()
+    saved = optimizer.state_dict()
+    first = list(model.parameters()).index(model.user_tower.first)
+    expected = {key: value.clone() for key, value in saved["state"][first].items()}
+    for key in ("exp_avg", "exp_avg_sq"):
+        matrix = to_matrix(saved["state"][first][key])
+        saved["state"][first][key] = matrix if saved_as == "matrix" else to_blocks(matrix, 2)
+
+    RecommenderModule(model, None, 1e-2, [10], 25).on_load_checkpoint({"optimizer_states": [saved]})  # type: ignore[arg-type]
+    for key, value in expected.items():
+        assert torch.equal(saved["state"][first][key], value), key

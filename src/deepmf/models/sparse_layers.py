@@ -29,9 +29,9 @@ import torch.nn.functional as F
 from deepmf.data.matrix import bag_of
 from deepmf.models.weight_blocks import blocked_bags_matmul, to_blocks, to_matrix
 
-#: A weighted embedding-bag multiply-add costs about this many dense-GEMM multiply-adds (CPU, measured by
-#: ``python benchmarks/first_layer.py``); used to pick the cheaper, mathematically equal computation.
-SPARSE_COST = 3
+#: A weighted embedding-bag multiply-add over W1's blocks costs about this many dense-GEMM multiply-adds (CPU,
+#: measured by ``python benchmarks/first_layer.py``: 2.4-2.7); used to pick the cheaper, equal computation.
+SPARSE_COST = 2.5
 
 Bags = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
 

@@ -70,3 +70,10 @@ def blocked_bags_matmul(bags: Bags, table: torch.Tensor) -> torch.Tensor:
         indices, table.reshape(k * n_table_rows, block), offsets, mode="sum", per_sample_weights=values
     )
     return out.view(k, -1, block)
+
+
+def in_blocks_of(values: torch.Tensor, parameter: torch.Tensor) -> torch.Tensor:
+    """``values`` of a blocked ``W1`` saved as the matrix or in another blocking, in ``parameter``'s blocks
+    (for optimiser state: a moment kept in another layout would pair with another weight)."""
+    matrix = values if values.dim() == 2 else to_matrix(values)
+    return to_blocks(matrix, parameter.shape[2])
