@@ -132,7 +132,8 @@ def test_same_seed_gives_identical_metrics(data_dir, uninterrupted):
     assert val_history(again) == val_history(uninterrupted)
 
 
-def test_killed_run_resumes_to_the_same_test_metrics(data_dir, uninterrupted, monkeypatch):
+def killed_in_epoch_1(data_dir: Path, folder: Path, monkeypatch, *overrides: str) -> Path:
+    """Run until the second step of epoch 1 and die there; return the ``last.ckpt`` left behind."""
     step = RecommenderModule.training_step
 
     def dies_in_epoch_1(self, batch, batch_idx):
@@ -140,13 +141,17 @@ def test_killed_run_resumes_to_the_same_test_metrics(data_dir, uninterrupted, mo
             raise Killed
         return step(self, batch, batch_idx)
 
-    killed_dir = data_dir.parent / "killed"
     with monkeypatch.context() as patch:
         patch.setattr(RecommenderModule, "training_step", dies_in_epoch_1)
         with pytest.raises(Killed):
-            run(data_dir, killed_dir, *EPOCHS)
-    last = killed_dir / "checkpoints" / "last.ckpt"
+            run(data_dir, folder, *overrides)
+    last = folder / "checkpoints" / "last.ckpt"
     assert last.is_file()
+    return last
+
+
+def test_killed_run_resumes_to_the_same_test_metrics(data_dir, uninterrupted, monkeypatch):
+    last = killed_in_epoch_1(data_dir, data_dir.parent / "killed", monkeypatch, *EPOCHS)
 
     resumed = run(data_dir, data_dir.parent / "resumed", *EPOCHS, f"resume={last}")
     assert resumed["status"] == "completed"
@@ -158,6 +163,24 @@ def test_killed_run_resumes_to_the_same_test_metrics(data_dir, uninterrupted, mo
     # Checkpoints continue beside last.ckpt, where the restored best score applies: still one best.
     assert Path(resumed["best_checkpoint"]).parent == last.parent.resolve()
     assert len(list(last.parent.glob("best-*.ckpt"))) == 1
+
+
+def test_a_run_killed_with_w1_in_blocks_resumes_with_other_blocks(data_dir, monkeypatch):
+    """W1's column blocks are a memory layout: a run killed with 4 blocks per tower resumes with 2 (the
+    checkpoint holds W1 as the matrix; Adam's moments are re-blocked on load) and ends where the
+    uninterrupted 4-block run ends, up to float32 rounding."""
+    four_blocks = (*EPOCHS, "model.first_layer_block=8")  # the towers are 32 wide in these tests
+    reference = run(data_dir, data_dir.parent / "blocks-reference", *four_blocks)
+    last = killed_in_epoch_1(data_dir, data_dir.parent / "blocks-killed", monkeypatch, *four_blocks)
+    assert torch.load(last, weights_only=False)["state_dict"]["model.user_tower.first"].dim() == 2
+
+    resumed = run(
+        data_dir, data_dir.parent / "blocks-resumed", *EPOCHS, "model.first_layer_block=16", f"resume={last}"
+    )
+    assert resumed["best_epoch"] == reference["best_epoch"]
+    for (epoch, got), (_, expected) in zip(val_history(resumed), val_history(reference), strict=True):
+        assert got == pytest.approx(expected, rel=1e-4), epoch
+    assert resumed["metrics"] == pytest.approx(reference["metrics"], rel=1e-4)
 
 
 def test_optim_name_reaches_the_trained_optimizer(data_dir, tmp_path):

@@ -203,3 +203,36 @@ def test_optimiser_state_of_w1_in_another_layout_is_brought_to_the_blocks(saved_
     RecommenderModule(model, None, 1e-2, [10], 25).on_load_checkpoint({"optimizer_states": [saved]})  # type: ignore[arg-type]
     for key, value in expected.items():
         assert torch.equal(saved["state"][first][key], value), key
+
+
+def test_w1_of_another_shape_is_refused_in_the_papers_terms():
+    tower = Tower(25, [8, 4], init_std=0.3, block=2)
+    state = Tower(25, [6, 4], init_std=0.3).state_dict()
+    with pytest.raises(RuntimeError, match=r"first: W1 is \(25, 6\) in the state dict, \(25, 8\) here"):
+        tower.load_state_dict(state)
+    with pytest.raises(ValueError, match="block=0"):
+        Tower(25, [8, 4], init_std=0.3, block=0)
+
+
+@pytest.mark.parametrize("plan", ["direct", "factored", "merged"])
+@pytest.mark.parametrize("batch", [[0, 2, 1, 4], [4, 4]])  # empty rows first / middle / last; only empty
+def test_two_layers_handle_empty_rows_and_columns(monkeypatch, plan, batch):
+    monkeypatch.setattr(sparse_layers, "first_layers_plan", lambda *shapes: plan)
+    # Rows 0, 1 and 4 are empty; columns 0 and 5 hold nothing.
+    rows = SparseRows.from_coo(
+        torch.tensor([2, 2, 3, 3]).numpy(),
+        torch.tensor([1, 4, 2, 4]).numpy(),
+        torch.tensor([3.0, 1.0, 5.0, 2.0]).numpy(),
+        5,
+        6,
+    )
+    w1, w2 = torch.randn(6, 8, requires_grad=True), torch.randn(3, 8, requires_grad=True)
+    blocks = to_blocks(w1.detach(), 2).requires_grad_()
+    index = torch.tensor(batch)
+    got = sparse_rows_two_layers(*rows.gather(index), blocks, w2)
+    got_grads = torch.autograd.grad(got.sum(), (blocks, w2))
+    expected = (rows.dense()[index] @ w1) @ w2.T
+    expected_grads = torch.autograd.grad(expected.sum(), (w1, w2))
+    assert torch.allclose(got, expected, atol=1e-5)
+    assert torch.allclose(to_matrix(got_grads[0]), expected_grads[0], atol=1e-5)
+    assert torch.allclose(got_grads[1], expected_grads[1], atol=1e-5)

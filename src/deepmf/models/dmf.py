@@ -32,8 +32,8 @@ class Tower(nn.Module):
 
     ``x`` is a sparse row of Y, so ``W1 x`` is a weighted embedding-bag over the row's non-zeros: work
     and memory grow with the number of ratings, never with the row's length. ``fast_backward`` computes
-    the first two layers' weight gradients with :mod:`deepmf.models.sparse_layers` (same values, a few
-    times faster on CPU) and keeps ``W1`` as column blocks of ``block`` columns
+    the first two layers' weight gradients with :mod:`deepmf.models.sparse_layers` (the same values up
+    to float32 rounding, a few times faster on CPU) and keeps ``W1`` as column blocks of ``block`` columns
     (:mod:`deepmf.models.weight_blocks`; default: :func:`~deepmf.models.weight_blocks.block_width`);
     ``False`` leaves them to autograd through ``F.embedding_bag`` over the plain matrix. Either way the
     state dict holds ``W1`` as the paper's ``input_dim x width`` matrix (:meth:`first_matrix`).
@@ -49,9 +49,11 @@ class Tower(nn.Module):
     ) -> None:
         super().__init__()
         self.fast_backward = fast_backward
+        if block is not None and (block < 1 or not fast_backward):
+            raise ValueError(f"block={block}: blocks need fast_backward and a width >= 1")
         if not fast_backward:
             block = widths[0]
-        self.block = min(block, widths[0]) if block else block_width(input_dim, widths[0])
+        self.block = block_width(input_dim, widths[0]) if block is None else min(block, widths[0])
         self.first = nn.Parameter(to_blocks(torch.randn(input_dim, widths[0]) * init_std, self.block))
         layers: list[nn.Module] = []
         for width_in, width_out in zip(widths[:-1], widths[1:]):
@@ -77,22 +79,34 @@ class Tower(nn.Module):
         return self.mlp[1:](hidden)
 
     def _save_to_state_dict(self, destination, prefix, keep_vars):  # type: ignore[no-untyped-def]
+        """``first`` is saved as the matrix: a copy of the blocks (a view with one block), so writing into
+        a state dict's ``first`` never reaches the parameter, and with ``keep_vars`` it is not the
+        ``Parameter`` (no ``.grad``)."""
         super()._save_to_state_dict(destination, prefix, keep_vars)
         first = destination[prefix + "first"]
         destination[prefix + "first"] = to_matrix(first if keep_vars else first.detach())
 
-    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing, unexpected, errors):  # type: ignore[no-untyped-def]
         key = prefix + "first"
-        if key in state_dict and state_dict[key].dim() == 2 and state_dict[key].shape[1] % self.block == 0:
-            state_dict[key] = to_blocks(state_dict[key], self.block)
-        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+        saved = state_dict.get(key)
+        k, input_dim, block = self.first.shape
+        if saved is not None and saved.dim() == 2:
+            if saved.shape == (input_dim, k * block):
+                state_dict[key] = to_blocks(saved, block)
+            else:
+                errors.append(
+                    f"{key}: W1 is {tuple(saved.shape)} in the state dict, {(input_dim, k * block)} here"
+                )
+                return
+        super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing, unexpected, errors)
 
 
 class DMF(CosineTwoTower):
     """Deep Matrix Factorization: user row ``Y_i*`` and item column ``Y_*j`` through their towers.
 
     ``block`` sets both towers' ``W1`` block width, at most each tower's first width (default: chosen
-    per tower for the cache, see :class:`Tower`); it changes the memory layout only, never the values.
+    per tower for the cache, see :class:`Tower`); it changes the memory layout only: the same values up
+    to float32 rounding.
     """
 
     def __init__(

@@ -27,13 +27,11 @@ import torch
 import torch.nn.functional as F
 
 from deepmf.data.matrix import bag_of
-from deepmf.models.weight_blocks import blocked_bags_matmul, to_blocks, to_matrix
+from deepmf.models.weight_blocks import Bags, blocked_bags_matmul, to_blocks, to_matrix
 
 #: A weighted embedding-bag multiply-add over W1's blocks costs about this many dense-GEMM multiply-adds (CPU,
 #: measured by ``python benchmarks/first_layer.py``: 2.4-2.7); used to pick the cheaper, equal computation.
 SPARSE_COST = 2.5
-
-Bags = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
 
 #: PyTorch's CPU ``torch.sort`` takes its radix-sort path for 1-D integer tensors from this length on.
 CPU_RADIX_MIN = 32_768
@@ -104,10 +102,11 @@ def merged_forward_is_cheaper(n_columns: int, width1: int, width2: int, nnz: int
 
 
 def second_layer_blocks(weight2: torch.Tensor, k: int) -> torch.Tensor:
-    """``nn.Linear``'s ``W2`` (``out x k*block``) as ``(k, block, out)``: block ``j`` is ``W2[:, j-th
-    block]^T``, so that ``sum_j hidden[j] @ blocks[j]`` is ``hidden_matrix @ W2^T``."""
+    """``nn.Linear``'s ``W2`` (``out x k*block``) split by ``W1``'s blocks, ``(k, out, block)``: with ``h``
+    per block, ``sum_j h[j] @ blocks[j]^T`` is ``h_matrix @ W2^T`` and ``dz @ blocks[j]`` is block ``j`` of
+    ``dz @ W2``."""
     out, width = weight2.shape
-    return weight2.view(out, k, width // k).permute(1, 2, 0)
+    return weight2.view(out, k, width // k).transpose(0, 1)
 
 
 def second_layer_gradient(grad_out: torch.Tensor, hidden: torch.Tensor) -> torch.Tensor:
@@ -146,15 +145,15 @@ class _SparseRowsTwoLayers(torch.autograd.Function):
             return bags_matmul(bags, merged_weight(blocks, weight2))
         hidden = blocked_bags_matmul(bags, blocks)  # (k, rows, block)
         ctx.save_for_backward(hidden, weight2, indices, offsets, values)
-        return torch.matmul(hidden, second_layer_blocks(weight2, k)).sum(0)
+        return torch.matmul(hidden, second_layer_blocks(weight2, k).transpose(1, 2)).sum(0)
 
     @staticmethod
     def backward(ctx, grad_out):  # type: ignore[override]
+        # saved: the first layer's output per block (direct, factored) or W1's blocks (merged).
         saved, weight2, indices, offsets, values = ctx.saved_tensors
         k, n_columns, block = ctx.shape
         transposed = transpose_bags(indices, offsets, values, n_columns)
-        # W2 per block as (k, out, block): grad_out @ it[j] is (dz W2)'s block j.
-        weight2_blocks = weight2.view(weight2.shape[0], k, block).transpose(0, 1)
+        weight2_blocks = second_layer_blocks(weight2, k)
         if ctx.plan == "direct":
             grad_hidden = torch.matmul(grad_out, weight2_blocks)  # (k, rows, block)
             grad_blocks = blocked_bags_matmul(transposed, grad_hidden)
@@ -168,7 +167,7 @@ class _SparseRowsTwoLayers(torch.autograd.Function):
 
 def merged_weight(blocks: torch.Tensor, weight2: torch.Tensor) -> torch.Tensor:
     """``W1 @ W2^T`` (``n_columns x out``) from ``W1``'s blocks."""
-    return torch.matmul(blocks, second_layer_blocks(weight2, blocks.shape[0])).sum(0)
+    return torch.matmul(blocks, second_layer_blocks(weight2, blocks.shape[0]).transpose(1, 2)).sum(0)
 
 
 def sparse_rows_matmul(
@@ -194,4 +193,5 @@ def sparse_rows_two_layers(
     k, n_columns, block = blocks.shape
     if merged_forward_is_cheaper(n_columns, k * block, weight2.shape[0], len(indices)):
         return bags_matmul(bags, merged_weight(blocks, weight2))
-    return torch.matmul(blocked_bags_matmul(bags, blocks), second_layer_blocks(weight2, k)).sum(0)
+    hidden = blocked_bags_matmul(bags, blocks)
+    return torch.matmul(hidden, second_layer_blocks(weight2, k).transpose(1, 2)).sum(0)

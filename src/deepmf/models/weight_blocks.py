@@ -4,11 +4,13 @@
 ``(k, n_columns, block)`` with ``blocks[j] = W1[:, j*block:(j+1)*block]``. A weighted embedding-bag over
 a batch's rows of Y then runs once over all blocks (the bags repeated ``k`` times, block after block, in
 one call): while it works on block ``j`` it reads only ``n_columns x block`` floats, which stay in a core's
-cache, where a full-width ``W1`` row gather streams the whole matrix from memory for every batch. The
-values, the gradients and the optimiser's updates are those of ``W1`` itself (the layout is all that
-changes); on ML-100k at the paper's widths a training step is about 1.2x faster on CPU
-(``python benchmarks/step_budget.py``). Checkpoints hold ``W1`` as the paper's ``n_columns x width``
-matrix (see ``deepmf.models.dmf.Tower``).
+cache when ``n_columns`` is small enough (ML-100k: 861 / 966 KB blocks), where a full-width ``W1`` row
+gather streams the whole matrix from memory for every batch. The values, the gradients and the
+optimiser's updates are those of ``W1`` itself up to float32 rounding (the layout is all that changes);
+on ML-100k at the paper's widths a training step is 1.1-1.25x faster on CPU (``benchmarks/bench.py``,
+``deepmf`` against ``deepmf-1block``), about 1.1x at ML-1M scale, where blocks no longer fit in L2, and
+no faster at Amazon-movies scale. Checkpoints hold ``W1`` as the paper's ``n_columns x width`` matrix
+(see ``deepmf.models.dmf.Tower``).
 """
 
 from __future__ import annotations
@@ -26,8 +28,9 @@ MIN_BLOCK = 128
 
 
 def block_width(n_columns: int, width: int) -> int:
-    """The widest block, halving ``width`` while it stays at least :data:`MIN_BLOCK`, whose
-    ``n_columns x block`` floats fit in :data:`BLOCK_BYTES` (``width`` itself when it is small)."""
+    """``width`` halved until ``n_columns x block`` floats fit in :data:`BLOCK_BYTES` or the next halving
+    would go below :data:`MIN_BLOCK` (so a block can exceed :data:`BLOCK_BYTES` when ``n_columns`` is
+    large); ``width`` itself when it fits or is small."""
     block = width
     while block % 2 == 0 and block // 2 >= MIN_BLOCK and n_columns * block * 4 > BLOCK_BYTES:
         block //= 2

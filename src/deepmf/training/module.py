@@ -61,7 +61,7 @@ class RecommenderModule(pl.LightningModule):
         """Optimiser state saved for a blocked ``W1`` in another layout (the matrix, as deepmf wrote it before
         it kept ``W1`` in blocks) is brought into the parameter's blocks before the optimiser reads it:
         PyTorch's fused Adam would apply it element by element in memory order, silently."""
-        parameters = list(self.model.parameters())
+        parameters = list(self.model.parameters())  # the order configure_optimizers hands them over
         for optimizer_state in checkpoint.get("optimizer_states", []):
             for index, state in optimizer_state.get("state", {}).items():
                 parameter = parameters[index]

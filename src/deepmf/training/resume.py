@@ -34,6 +34,7 @@ MAY_CHANGE_ON_RESUME = (
     "data.ratings_path",
     "data.dir",
     "data.path",
+    "model.first_layer_block",  # a memory layout: checkpoints hold W1 as the matrix, moments are re-blocked
     "trainer.max_epochs",
     "trainer.accelerator",
     "trainer.devices",
