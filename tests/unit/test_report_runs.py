@@ -14,8 +14,9 @@ from deepmf.report.__main__ import main
 from deepmf.report.aggregate import aggregate
 from deepmf.report.best import best_job
 from deepmf.report.callback import ReportOnMultirunEnd
-from deepmf.report.collect import BASIC_SWEEPER, NoRunsError, find_jobs, with_components
+from deepmf.report.collect import NoRunsError, find_jobs, with_components
 from deepmf.report.results import write_results
+from deepmf.report.sweeps import BASIC_SWEEPER
 from tests.unit.test_report import DMF, make_run, metrics_for
 
 

@@ -12,7 +12,8 @@ import numpy as np
 import pandas as pd
 
 from deepmf.io import write_atomic
-from deepmf.report.collect import Job, name_datasets, with_components
+from deepmf.report.collect import name_datasets, with_components
+from deepmf.report.job import Job
 from deepmf.report.layouts import (
     MEASURES,
     PROTOCOLS,

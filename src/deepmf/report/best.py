@@ -12,7 +12,8 @@ import argparse
 import logging
 from pathlib import Path
 
-from deepmf.report.collect import Job, find_jobs
+from deepmf.report.collect import find_jobs
+from deepmf.report.job import Job
 
 DEFAULT_MONITOR = "val/ndcg@10"
 

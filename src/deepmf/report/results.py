@@ -19,7 +19,8 @@ from deepmf.report.anchors import (
     REPRODUCTION_FINDING,
     REPRODUCTION_SOURCE,
 )
-from deepmf.report.collect import Job, check_runs_found, load_source
+from deepmf.report.collect import check_runs_found, load_source
+from deepmf.report.job import Job
 from deepmf.report.layouts import LAYOUTS, PROTOCOLS, dataset_title
 
 DEFAULT_TEMPLATE = Path(__file__).resolve().parents[3] / "docs" / "results.template.md"
