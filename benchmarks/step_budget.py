@@ -30,11 +30,13 @@ from pathlib import Path
 import torch
 from bench import build_datamodule
 from dense_reference import DenseRowDMF
+from first_layer import median_ms
 from provenance import write_report
 
 from deepmf.losses import PointwiseLoss
 from deepmf.models.dmf import DMF
 from deepmf.models.sparse_layers import bags_matmul, sparse_rows_two_layers
+from deepmf.models.weight_blocks import repeat_bags
 
 WIDTHS = ([512, 64], [1024, 64], 0.01)
 IDEAL_WIDTHS = (64, 128, 256)
@@ -99,31 +101,16 @@ def ideal_first_layers_ms(inputs: list[tuple], repeats: int) -> tuple[float, int
     best: tuple[float, int] | None = None
     for width in IDEAL_WIDTHS:
         calls, weights = [], {}  # one weight per tower, as W1 is
-        for (indices, offsets, values), n_columns, _, weight2 in inputs:
-            copies = weight2.shape[1] // width
-            shifts = torch.arange(copies).repeat_interleave(len(offsets)) * len(indices)
-            calls.append(
-                (
-                    (indices.repeat(copies), offsets.repeat(copies) + shifts, values.repeat(copies)),
-                    weights.setdefault(n_columns, torch.randn(n_columns, width)),
-                )
-            )
-        seconds = median_seconds(lambda calls=calls: [bags_matmul(b, w) for b, w in calls], repeats)
-        per_step_ms = 2 * 1000 * seconds / (len(inputs) / 2)
+        for bags, n_columns, _, weight2 in inputs:
+            # A table shift of 0: every copy of the bags reads the same narrow table.
+            repeated = repeat_bags(bags, 0, weight2.shape[1] // width)
+            calls.append((repeated, weights.setdefault(n_columns, torch.randn(n_columns, width))))
+        forward_ms = median_ms(lambda calls=calls: [bags_matmul(b, w) for b, w in calls], repeats, inner=1)
+        per_step_ms = 2 * forward_ms / (len(inputs) / 2)
         if best is None or per_step_ms < best[0]:
             best = (per_step_ms, width)
     assert best is not None
     return best
-
-
-def median_seconds(run: Callable, repeats: int) -> float:
-    run()
-    samples = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        run()
-        samples.append(time.perf_counter() - started)
-    return statistics.median(samples)
 
 
 def main() -> None:

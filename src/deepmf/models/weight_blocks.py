@@ -75,8 +75,20 @@ def blocked_bags_matmul(bags: Bags, table: torch.Tensor) -> torch.Tensor:
     return out.view(k, -1, block)
 
 
-def in_blocks_of(values: torch.Tensor, parameter: torch.Tensor) -> torch.Tensor:
-    """``values`` of a blocked ``W1`` saved as the matrix or in another blocking, in ``parameter``'s blocks
-    (for optimiser state: a moment kept in another layout would pair with another weight)."""
-    matrix = values if values.dim() == 2 else to_matrix(values)
-    return to_blocks(matrix, parameter.shape[2])
+def reblock_optimizer_state(parameters: list[torch.Tensor], optimizer_state: dict) -> None:
+    """In place: the per-parameter state of an optimiser's ``state_dict`` (``parameters`` in the order it
+    was given them) saved for a blocked ``W1`` in another layout (the matrix, as deepmf wrote it before it
+    kept ``W1`` in blocks, or another blocking) is put in the parameter's blocks. PyTorch's Adam accepts a
+    moment of another shape and applies it element by element in memory order, silently."""
+    for index, state in optimizer_state.get("state", {}).items():
+        parameter = parameters[index]
+        if parameter.dim() != 3:  # only W1's blocks are 3-D
+            continue
+        for key, value in state.items():
+            if (
+                torch.is_tensor(value)
+                and value.numel() == parameter.numel()
+                and value.shape != parameter.shape
+            ):
+                matrix = value if value.dim() == 2 else to_matrix(value)
+                state[key] = to_blocks(matrix, parameter.shape[2])

@@ -12,7 +12,7 @@ from deepmf.evaluation.metrics import ranking_metrics
 from deepmf.evaluation.ranking import rank_batch
 from deepmf.losses import PointwiseLoss
 from deepmf.models.base import Recommender
-from deepmf.models.weight_blocks import in_blocks_of
+from deepmf.models.weight_blocks import reblock_optimizer_state
 
 #: ``optim.name`` -> the optimiser over some parameters at a learning rate.
 OPTIMIZERS: dict[str, Callable[[Iterator[torch.nn.Parameter], float], torch.optim.Optimizer]] = {
@@ -58,21 +58,11 @@ class RecommenderModule(pl.LightningModule):
         self.automatic_optimization = False
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
-        """Optimiser state saved for a blocked ``W1`` in another layout (the matrix, as deepmf wrote it before
-        it kept ``W1`` in blocks) is brought into the parameter's blocks before the optimiser reads it:
-        PyTorch's fused Adam would apply it element by element in memory order, silently."""
+        """Optimiser state saved for ``W1`` in another layout is put in its blocks before the optimiser
+        reads it (:func:`~deepmf.models.weight_blocks.reblock_optimizer_state`)."""
         parameters = list(self.model.parameters())  # the order configure_optimizers hands them over
         for optimizer_state in checkpoint.get("optimizer_states", []):
-            for index, state in optimizer_state.get("state", {}).items():
-                parameter = parameters[index]
-                for key, value in state.items():
-                    if (
-                        parameter.dim() == 3
-                        and torch.is_tensor(value)
-                        and value.numel() == parameter.numel()
-                        and value.shape != parameter.shape
-                    ):
-                        state[key] = in_blocks_of(value, parameter)
+            reblock_optimizer_state(parameters, optimizer_state)
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return OPTIMIZERS[self.optimizer_name](self.model.parameters(), self.lr)

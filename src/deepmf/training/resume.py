@@ -103,5 +103,5 @@ def check_resume(checkpoint_path: str | Path, current: dict[str, Any]) -> None:
         raise ConfigError(
             f"resume={checkpoint_path}: the checkpoint was trained with other settings ({changes}); "
             "resume with the overrides and the data of the run that wrote it (where files live, logging, "
-            "eval.ks, trainer.max_epochs and selection.patience may change)"
+            "eval.ks, trainer.max_epochs, selection.patience and model.first_layer_block may change)"
         )
