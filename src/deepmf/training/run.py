@@ -25,6 +25,7 @@ from deepmf.models.fitted import FittedRecommender
 from deepmf.training.callbacks import EpochHistory, LastEpochCheckpoint
 from deepmf.training.checkpoint_io import SafeCheckpointIO
 from deepmf.training.fitted import FittedRecommenderModule
+from deepmf.training.launcher import job_threads, launcher_config
 from deepmf.training.loggers import build_loggers, check_logger_config, finish_wandb
 from deepmf.training.module import OPTIMIZERS, RecommenderModule
 from deepmf.training.pretrain import train_components
@@ -107,8 +108,10 @@ def train(cfg: DictConfig, output_dir: Path, overrides: list[str] | None = None)
     try:
         check_config(cfg)
         pl.seed_everything(cfg.seed, workers=True, verbose=False)
-        if cfg.get("threads"):
-            torch.set_num_threads(int(cfg.threads))
+        threads = job_threads(cfg.get("threads"), launcher_config())
+        if threads:
+            torch.set_num_threads(threads)
+        record["threads"] = torch.get_num_threads()
         datamodule: InteractionDataModule = build(cfg.data)
         datamodule.setup("fit")
         assert datamodule.info is not None

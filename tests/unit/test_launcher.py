@@ -1,0 +1,35 @@
+"""Threads per job under Hydra's launchers: parallel jobs share the cores instead of oversubscribing them."""
+
+import os
+
+import pytest
+from omegaconf import OmegaConf
+
+from deepmf.training.launcher import job_threads, parallel_jobs
+
+JOBLIB = "hydra_plugins.hydra_joblib_launcher.joblib_launcher.JoblibLauncher"
+BASIC = "hydra._internal.core_plugins.basic_launcher.BasicLauncher"
+
+
+def launcher(target: str, **keys):
+    return OmegaConf.create({"_target_": target, **keys})
+
+
+@pytest.mark.parametrize(
+    ("n_jobs", "expected"), [(2, 2), (3, 3), (-1, os.cpu_count()), (-2, max(1, os.cpu_count() - 1))]
+)
+def test_joblib_runs_n_jobs_at_once(n_jobs, expected):
+    assert parallel_jobs(launcher(JOBLIB, n_jobs=n_jobs)) == expected
+
+
+def test_serial_launchers_run_one_job():
+    assert parallel_jobs(launcher(BASIC)) == 1
+    assert parallel_jobs(None) == 1
+
+
+def test_threads_are_cores_divided_by_parallel_jobs(monkeypatch):
+    monkeypatch.setattr(os, "cpu_count", lambda: 16)
+    assert job_threads(None, launcher(JOBLIB, n_jobs=4)) == 4
+    assert job_threads(None, launcher(JOBLIB, n_jobs=32)) == 1  # never 0
+    assert job_threads(None, launcher(BASIC)) is None  # torch's default, one thread per core
+    assert job_threads(3, launcher(JOBLIB, n_jobs=4)) == 3  # an explicit threads= wins
