@@ -3,6 +3,7 @@
     python -m deepmf.report outputs/multirun/2025-01-01/10-00-00-000000     # in place: table.md, ...
     python -m deepmf.report DIR1 DIR2 --out reports/table2 --layout table2  # pool runs of several folders
     python -m deepmf.report --results docs/results.md DIR ... table2=RUN_DIR ...
+    python -m deepmf.report --refresh docs/results.md   # new template and benchmarks, run tables kept
 
 A folder is a sweep (its job folders are found below it) or a single run. ``NAME=DIR`` files the runs
 of DIR made for layout NAME under it (``report=NAME``; if none is, DIR's runs made for no layout, e.g.
@@ -35,15 +36,31 @@ def parse_source(text: str) -> tuple[str | None, Path]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m deepmf.report", description=__doc__.split("\n")[0])
-    parser.add_argument("folders", nargs="+", help="sweep or run folders, optionally NAME=FOLDER")
+    parser.add_argument("folders", nargs="*", help="sweep or run folders, optionally NAME=FOLDER")
     parser.add_argument("--layout", choices=sorted(LAYOUTS), help="table layout (default: the runs' own)")
     parser.add_argument("--out", type=Path, help="pool all folders into one report written here")
     parser.add_argument("--results", type=Path, help="write the results document (docs/results.md)")
     parser.add_argument("--template", type=Path, help="results template (default: docs/results.template.md)")
+    parser.add_argument(
+        "--refresh",
+        type=Path,
+        help="re-render this results document from the template, keeping its run tables (no folders)",
+    )
+    parser.add_argument(
+        "--previous-template",
+        type=Path,
+        help="with --refresh, for a document without section markers: the template it was generated from",
+    )
     parser.add_argument("--wandb", action="store_true", help="log the tables to W&B (offline by default)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
 
+    if args.refresh:
+        if args.folders:
+            parser.error("--refresh takes no folders: it keeps the document's run tables")
+        return refresh_document(args)
+    if not args.folders:
+        parser.error("give at least one sweep or run folder")
     named_folders = [parse_source(text) for text in args.folders]
     missing = [str(folder) for _, folder in named_folders if not folder.is_dir()]
     if missing:
@@ -61,6 +78,20 @@ def main(argv: list[str] | None = None) -> int:
         log.error("%s", exc)
         return 1
     write_reports(sources, args)
+    return 0
+
+
+def refresh_document(args: argparse.Namespace) -> int:
+    """``--refresh``: the template and the included benchmark files anew, the run tables as they were."""
+    from deepmf.report.refresh import RefreshError, refresh
+    from deepmf.report.results import DEFAULT_TEMPLATE
+
+    try:
+        kept = refresh(args.refresh, args.template or DEFAULT_TEMPLATE, args.previous_template)
+    except (OSError, RefreshError) as exc:
+        log.error("%s", exc)
+        return 1
+    log.info("wrote %s (run sections kept: %s)", args.refresh, ", ".join(kept))
     return 0
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import re
 from collections import defaultdict
 from pathlib import Path
 
@@ -22,15 +21,14 @@ from deepmf.report.anchors import (
 from deepmf.report.collect import check_runs_found, load_source
 from deepmf.report.job import Job
 from deepmf.report.layouts import LAYOUTS, PROTOCOLS, dataset_title
+from deepmf.report.refresh import INCLUDE, PLACEHOLDER, marked
 
 DEFAULT_TEMPLATE = Path(__file__).resolve().parents[3] / "docs" / "results.template.md"
-PLACEHOLDER = re.compile(r"\{\{\s*(\w+)\s*\}\}")
-#: ``{{include:benchmarks/ml100k.md}}``: a file that a tool wrote (e.g. benchmarks/bench.py --out), relative
-#: to the results document's folder, so measured tables are pasted by code, never by hand.
-INCLUDE = re.compile(r"\{\{\s*include:([\w./-]+)\s*\}\}")
 
 
 def included(path: Path) -> str:
+    """``{{include:benchmarks/ml100k.md}}``: a file a tool wrote (e.g. benchmarks/bench.py --out), relative to
+    the results document's folder, so measured tables are pasted by code, never by hand."""
     if not path.is_file():
         return f"_Not measured yet: `{path}` does not exist (see the command above)._\n"
     return path.read_text(encoding="utf-8")
@@ -78,7 +76,10 @@ def write_results(sources: list[tuple[str | None, Path]], path: Path, template: 
     )
     text = (template or DEFAULT_TEMPLATE).read_text(encoding="utf-8")
     text = INCLUDE.sub(lambda m: included(path.parent / m.group(1)), text)
-    text = PLACEHOLDER.sub(lambda m: sections.get(m.group(1), m.group(0)), text)
+    # Each run section between markers, so that ``--refresh`` can keep it when the runs are gone.
+    text = PLACEHOLDER.sub(
+        lambda m: marked(m.group(1), sections[m.group(1)]) if m.group(1) in sections else m.group(0), text
+    )
     write_atomic(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
