@@ -63,7 +63,12 @@ BASIC_SWEEPER = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"
 def sweep_grid(multirun_yaml: Path) -> list[list[str]] | None:
     """Each job's overrides in job order, as Hydra's basic sweeper expands ``multirun.yaml``'s sweep;
     None when that cannot be told (no such file, another sweeper, an override it cannot expand)."""
-    hydra = (read_yaml(multirun_yaml) or {}).get("hydra") or {}
+    return hydra_sweep_grid((read_yaml(multirun_yaml) or {}).get("hydra") or {}, multirun_yaml)
+
+
+def hydra_sweep_grid(hydra: dict[str, Any], where: Path | str) -> list[list[str]] | None:
+    """The same from a sweep's ``hydra`` config (a multirun.yaml's, or one composed before the sweep runs);
+    ``where`` names it in the warning when the sweep cannot be expanded."""
     sweeper = hydra.get("sweeper") or {}
     if sweeper.get("_target_") != BASIC_SWEEPER:
         return None
@@ -76,7 +81,7 @@ def sweep_grid(multirun_yaml: Path) -> list[list[str]] | None:
         overrides = OverridesParser.create().parse_overrides(arguments)
         batches = BasicSweeper.split_arguments(overrides, None)
     except Exception as exc:  # e.g. glob(), which needs Hydra's config loader: keep every job
-        log.warning("%s: could not expand the sweep (%s); reading every job folder", multirun_yaml, exc)
+        log.warning("%s: could not expand the sweep (%s); reading every job folder", where, exc)
         return None
     return [job for batch in batches for job in batch]
 

@@ -1,0 +1,1 @@
+"""The whole paper in one command: ``python -m deepmf.reproduce`` (see ``__main__``)."""

@@ -1,0 +1,195 @@
+"""The plan: each sweep's train.py overrides, its jobs (composed with Hydra and expanded as its sweeper
+will) and an estimate of its time from seconds per epoch measured by earlier runs, else the profile's."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import statistics
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from hydra import compose, initialize_config_dir
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from omegaconf import DictConfig, OmegaConf
+
+from deepmf.errors import ConfigError
+from deepmf.report.sweeps import hydra_sweep_grid
+from deepmf.reproduce.manifest import CONF, Entry, Profile
+from deepmf.training.launcher import parallel_jobs
+
+#: Models fitted in one step whatever ``trainer.max_epochs`` says (``FittedRecommender.fit_epochs == 1``).
+ONE_STEP = frozenset({"itempop", "itemknn", "ease"})
+
+
+@dataclass
+class Sweep:
+    """One multirun of the plan: where it writes, what it runs, how many jobs and about how long."""
+
+    entry: Entry
+    dataset: str
+    folder: Path
+    overrides: list[str]
+    jobs: int
+    seconds: float  # serial estimate, every job one after the other
+    measured: int  # jobs whose seconds per epoch an earlier run measured
+
+    @property
+    def name(self) -> str:
+        return f"{self.entry.placeholder} ({self.dataset})"
+
+
+@dataclass
+class Plan:
+    sweeps: list[Sweep]
+    parallel: int  # jobs the launcher runs at once
+
+    @property
+    def jobs(self) -> int:
+        return sum(sweep.jobs for sweep in self.sweeps)
+
+    def describe(self) -> str:
+        """The plan as a table: sweeps, jobs and estimated times, then the totals."""
+        lines = ["| sweep | jobs | estimated | folder |", "|---|---:|---:|---|"]
+        for s in self.sweeps:
+            lines.append(f"| {s.name} | {s.jobs} | {duration(s.seconds)} | {s.folder} |")
+        serial = sum(s.seconds for s in self.sweeps)
+        measured = sum(s.measured for s in self.sweeps)
+        sweeps = f"{len(self.sweeps)} sweep{'s' * (len(self.sweeps) != 1)}"
+        total = f"{self.jobs} jobs in {sweeps}, about {duration(serial)} one job at a time"
+        if self.parallel > 1:
+            total += f", {duration(serial / self.parallel)} with the launcher's {self.parallel} at once"
+        lines += [
+            "",
+            total + ".",
+            f"Seconds per epoch measured by earlier runs for {measured} of {self.jobs} jobs, the profile's "
+            "defaults (conf/reproduce/profile/) for the others.",
+        ]
+        return "\n".join(lines)
+
+
+def sweep_overrides(entry: Entry, profile: Profile, dataset: str, seeds: str, extra: list[str]) -> list[str]:
+    """The overrides of ``python train.py -m`` for one entry on one dataset, ``hydra.sweep.dir`` aside."""
+    seed = [f"seed={seeds}"] if entry.seeds else []
+    return [*entry.overrides, f"data={dataset}", *seed, *profile.overrides, *extra]
+
+
+def build_plan(
+    entries: list[Entry], profile: Profile, datasets: list[str], seeds: str, extra: list[str]
+) -> Plan:
+    """Compose every sweep and job before anything runs: a bad override fails here, naming the sweep."""
+    sweeps, parallel = [], 1
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        for dataset in datasets:
+            measured = Measurements.under(profile.root / dataset)
+            for entry in entries:
+                overrides = sweep_overrides(entry, profile, dataset, seeds, extra)
+                try:
+                    jobs, parallel = expand(overrides)
+                except Exception as exc:  # Hydra's own errors name the override
+                    raise ConfigError(f"{entry.placeholder} on {dataset}: {exc}") from exc
+                seconds = [
+                    job_seconds(cfg, overrides_, measured, profile.estimate) for overrides_, cfg in jobs
+                ]
+                sweeps.append(
+                    Sweep(
+                        entry,
+                        dataset,
+                        profile.root / dataset / entry.placeholder,
+                        overrides,
+                        len(jobs),
+                        sum(s for s, _ in seconds),
+                        sum(m for _, m in seconds),
+                    )
+                )
+    return Plan(sweeps, parallel)
+
+
+def expand(overrides: list[str]) -> tuple[list[tuple[list[str], DictConfig]], int]:
+    """Each job's overrides and config, as the sweep's sweeper expands them, and the launcher's
+    parallelism. A sweeper that is not a grid (e.g. optuna) runs ``n_trials`` jobs of the base config."""
+    parsed = OverridesParser.create().parse_overrides(overrides)
+    fixed = [o.input_line for o in parsed if not o.is_sweep_override()]
+    hydra_overrides = [o.input_line for o in parsed if o.is_hydra_override()]
+    base = compose("train", overrides=fixed, return_hydra_config=True)
+    parallel = parallel_jobs(base.hydra.launcher)
+    task = [o.input_line for o in parsed if not o.is_hydra_override()]
+    sweeper = OmegaConf.to_container(base.hydra.sweeper, resolve=False)
+    grid = hydra_sweep_grid({"sweeper": sweeper, "overrides": {"task": task}}, "the plan")
+    if grid is None:
+        trials = int(base.hydra.sweeper.get("n_trials") or 1)
+        return [(task, base)] * trials, parallel
+    cache: dict[tuple[str, ...], DictConfig] = {}
+    jobs = []
+    for job in grid:
+        key = tuple(sorted(o for o in job if not o.startswith("seed=")))
+        if key not in cache:
+            cache[key] = compose("train", overrides=[*job, *hydra_overrides])
+        jobs.append((job, cache[key]))
+    return jobs, parallel
+
+
+class Measurements:
+    """Median seconds per epoch of the completed runs found under a folder, by job and by model."""
+
+    def __init__(self, records: list[dict[str, Any]]) -> None:
+        by_job, by_model = defaultdict(list), defaultdict(list)
+        for record in records:
+            seconds = record.get("seconds_per_epoch")
+            if record.get("status") != "completed" or not seconds:
+                continue
+            by_job[job_key(record.get("overrides") or [])].append(float(seconds))
+            by_model[record.get("model")].append(float(seconds))
+        self.by_job = {key: statistics.median(v) for key, v in by_job.items()}
+        self.by_model = {key: statistics.median(v) for key, v in by_model.items()}
+
+    @classmethod
+    def under(cls, folder: Path) -> Measurements:
+        records = []
+        for path in folder.glob("**/metrics.json") if folder.is_dir() else ():
+            try:
+                records.append(json.loads(path.read_text(encoding="utf-8")))
+            except (OSError, ValueError):
+                continue  # a half-written or foreign file measures nothing
+        return cls(records)
+
+
+def job_key(overrides: list[str]) -> tuple[str, ...]:
+    """A job's overrides but its seed: jobs that differ only by seed take the same time per epoch."""
+    return tuple(sorted(o for o in overrides if not o.startswith("seed=")))
+
+
+def job_seconds(
+    cfg: DictConfig, overrides: list[str], measured: Measurements, estimate: dict[str, Any]
+) -> tuple[float, bool]:
+    """Estimated seconds of one job and whether its seconds per epoch were measured.
+
+    Seconds per epoch come from an earlier run of the same job (another seed), else of the same model on
+    the same data, else the profile's default for the model. NeuMF with pretraining trains GMF and MLP
+    first, each for as many epochs.
+    """
+    defaults = estimate["seconds_per_epoch"]
+    models = ["gmf", "mlp", cfg.model.name] if cfg.model.get("pretrain") else [cfg.model.name]
+    per_epoch, found = 0.0, True
+    for model in models:
+        exact = measured.by_job.get(job_key(overrides)) if model == cfg.model.name else None
+        seconds = exact or measured.by_model.get(model)
+        found = found and seconds is not None
+        per_epoch += seconds if seconds is not None else float(defaults.get(model, defaults["default"]))
+    return float(estimate.get("job_overhead_s", 0)) + epochs(cfg) * per_epoch, found
+
+
+def epochs(cfg: DictConfig) -> int:
+    """Epochs a job trains at most: none for statistics, eALS its iterations, one-step models 1, the
+    others max_epochs."""
+    if cfg.get("task", "train") != "train":
+        return 0
+    if "iterations" in cfg.model:
+        return int(cfg.model.iterations)
+    return 1 if cfg.model.name in ONE_STEP else int(cfg.trainer.max_epochs)
+
+
+def duration(seconds: float) -> str:
+    return str(dt.timedelta(seconds=round(seconds)))

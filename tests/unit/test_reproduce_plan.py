@@ -1,0 +1,109 @@
+"""The plan of ``python -m deepmf.reproduce``: jobs per sweep as Hydra expands them, time estimates from
+measured seconds per epoch, and the command's own options (nothing is trained here)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+
+from deepmf.errors import ConfigError, DeepMFError
+from deepmf.reproduce.__main__ import main, parse
+from deepmf.reproduce.manifest import CONF, load_manifest, load_profile, select
+from deepmf.reproduce.plan import Measurements, build_plan, job_seconds
+
+
+def plan_for(*extra: str, seeds: str = "0,1,2", profile: str = "paper", only: list[str] | None = None):
+    return build_plan(select(load_manifest(), only), load_profile(profile), ["ml100k"], seeds, list(extra))
+
+
+def test_every_sweep_has_the_jobs_of_its_grid():
+    plan = plan_for()
+    jobs = {sweep.entry.placeholder: sweep.jobs for sweep in plan.sweeps}
+    # Table 1 has no seeds; the others: their factor's values (8 methods, 2 methods, 10 ratios, 5 factor
+    # counts, 4 depths, the single default run) times 3 seeds, on the one dataset asked for.
+    assert jobs == {
+        "table1": 1,
+        "table2": 24,
+        "table3": 6,
+        "table4": 30,
+        "table5": 15,
+        "figure2": 12,
+        "runs": 3,
+    }
+    assert plan.jobs == 91 and plan.parallel == 1
+    assert all(
+        sweep.folder == Path("outputs/reproduce/ml100k") / sweep.entry.placeholder for sweep in plan.sweeps
+    )
+
+
+def test_a_users_sweep_override_and_a_launcher_reach_the_plan():
+    plan = plan_for("model.layers=1,2", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", only=["table4"])
+    (sweep,) = plan.sweeps
+    assert sweep.jobs == 10 * 3 * 2
+    assert plan.parallel == 2 and "2 at once" in plan.describe()
+    assert sweep.overrides[-3:] == ["model.layers=1,2", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2"]
+
+
+def test_profile_overrides_go_to_every_sweep_and_stats_take_no_epochs():
+    plan = plan_for(profile="tiny", seeds="0")
+    for sweep in plan.sweeps:
+        assert "trainer.max_epochs=1" in sweep.overrides
+    table1 = next(s for s in plan.sweeps if s.entry.placeholder == "table1")
+    assert "seed=0" not in table1.overrides
+    assert table1.seconds == load_profile("tiny").estimate["job_overhead_s"]  # no training, overhead only
+
+
+def write_record(folder: Path, model: str, overrides: list[str], seconds: float) -> None:
+    folder.mkdir(parents=True)
+    record = {"status": "completed", "model": model, "overrides": overrides, "seconds_per_epoch": seconds}
+    (folder / "metrics.json").write_text(json.dumps(record))
+
+
+def test_estimates_prefer_the_same_job_then_the_same_model_then_the_default(tmp_path):
+    root = tmp_path / "ml100k"
+    write_record(root / "table5" / "0", "dmf", ["model.factors=8", "seed=0"], 2.0)
+    write_record(root / "table5" / "1", "dmf", ["model.factors=16", "seed=0"], 4.0)
+    write_record(root / "table5" / "2", "dmf", ["model.factors=32", "seed=0"], 9.0)
+    measured = Measurements.under(root)
+    estimate = {"job_overhead_s": 1, "seconds_per_epoch": {"default": 100, "lfm": 50}}
+    by_factors = {}
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        for factors in (8, 64):
+            overrides = [f"model.factors={factors}", "seed=1"]
+            cfg = compose("train", overrides=overrides)
+            by_factors[factors] = job_seconds(cfg, overrides, measured, estimate)
+        lfm = compose("train", overrides=["model=lfm"])
+        lfm_seconds = job_seconds(lfm, ["model=lfm"], measured, estimate)
+    epochs = 10  # conf/trainer/cpu.yaml
+    assert by_factors[8] == (1 + epochs * 2.0, True)  # the same job at another seed
+    assert by_factors[64] == (1 + epochs * 4.0, True)  # the median of the model's runs
+    assert lfm_seconds == (1 + epochs * 50, False)  # nothing measured: the profile's default
+
+
+def test_own_options_and_refused_overrides():
+    options = parse(["data=ml100k,amusic", "seeds=0", "only=table3", "out=x.md", "--dry-run", "logger=csv"])
+    assert options.data == ["ml100k", "amusic"] and options.seeds == "0" and options.only == ["table3"]
+    assert options.out == Path("x.md") and options.plan_only and options.overrides == ["logger=csv"]
+    for reserved in ("seed=1", "hydra.sweep.dir=x", "experiment=table2", "-m"):
+        with pytest.raises(DeepMFError, match="set by python -m deepmf.reproduce"):
+            parse([reserved])
+
+
+def test_bad_names_fail_before_anything_runs():
+    with pytest.raises(ConfigError, match="table9 not in the manifest"):
+        select(load_manifest(), ["table9"])
+    with pytest.raises(ConfigError, match="profile=nope.*profiles: paper, tiny"):
+        load_profile("nope")
+    with pytest.raises(ConfigError, match="table3 on ml100k: .*model.layr"):
+        plan_for("model.layr=1", only=["table3"])
+
+
+def test_dry_run_prints_the_plan_and_runs_nothing(tmp_path, capsys):
+    assert main(["data=ml100k", "seeds=0", "only=table3", f"root={tmp_path}/sweeps", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "| table3 (ml100k) | 2 |" in out and "2 jobs in 1 sweep," in out
+    assert not (tmp_path / "sweeps").exists()
+    assert main(["data=ml100k", "only=table9", "--dry-run"]) == 2
