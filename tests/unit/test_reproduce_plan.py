@@ -47,6 +47,11 @@ def test_a_users_sweep_override_and_a_launcher_reach_the_plan():
     assert sweep.overrides[-3:] == ["model.layers=1,2", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2"]
 
 
+def test_a_sweeper_that_is_not_a_grid_counts_its_trials():
+    plan = plan_for("hydra/sweeper=optuna", "hydra.sweeper.n_trials=4", only=["runs"])
+    assert [sweep.jobs for sweep in plan.sweeps] == [4]
+
+
 def test_profile_overrides_go_to_every_sweep_and_stats_take_no_epochs():
     plan = plan_for(profile="tiny", seeds="0")
     for sweep in plan.sweeps:
