@@ -100,7 +100,7 @@ def build_plan(
                         profile.root / dataset / entry.placeholder,
                         overrides,
                         len(jobs),
-                        sum(s for s, _ in seconds),
+                        float(profile.estimate.get("sweep_overhead_s", 0)) + sum(s for s, _ in seconds),
                         sum(m for _, m in seconds),
                     )
                 )
