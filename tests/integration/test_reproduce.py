@@ -81,3 +81,13 @@ def test_whole_paper_tiny_profile_writes_the_jobs_numbers(tmp_path, ml100k_dir):
     # The single run (DMF-2-nce at the profile's settings) is the document's "Other runs".
     (run,) = records(planned["runs"][1])
     assert f"{run['metrics']['test/hr@10']:.4f}" in sections["runs"]
+
+
+def test_a_failed_sweep_is_reported_and_the_document_still_written(tmp_path, ml100k_dir):
+    # seed "oops" passes composition but makes Lightning raise in every job of the sweep.
+    result = reproduce(tmp_path, ml100k_dir, "only=table3", "seeds=oops")
+    assert result.returncode == 1, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "0 completed, 2 failed of 2 jobs; train.py exited with status 1" in result.stdout
+    assert "reproduce.log" in result.stdout
+    table3 = sections_by_marker((tmp_path / "doc" / "results.md").read_text())["table3"]
+    assert "2 failed" in table3 and "seed=oops" in table3
