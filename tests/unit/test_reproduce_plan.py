@@ -44,6 +44,7 @@ def test_a_users_sweep_override_and_a_launcher_reach_the_plan():
     (sweep,) = plan.sweeps
     assert sweep.jobs == 10 * 3 * 2
     assert plan.parallel == 2 and "2 at once" in plan.describe()
+    assert sweep.wall_seconds == sweep.seconds / 2
     assert sweep.overrides[-3:] == ["model.layers=1,2", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2"]
 
 

@@ -35,6 +35,12 @@ class Sweep:
     jobs: int
     seconds: float  # serial estimate, every job one after the other
     measured: int  # jobs whose seconds per epoch an earlier run measured
+    parallel: int = 1  # jobs its launcher runs at once
+
+    @property
+    def wall_seconds(self) -> float:
+        """The estimate when the launcher runs ``parallel`` jobs at a time (stragglers aside)."""
+        return self.seconds / self.parallel
 
     @property
     def name(self) -> str:
@@ -102,6 +108,7 @@ def build_plan(
                         len(jobs),
                         float(profile.estimate.get("sweep_overhead_s", 0)) + sum(s for s, _ in seconds),
                         sum(m for _, m in seconds),
+                        parallel,
                     )
                 )
     return Plan(sweeps, parallel)

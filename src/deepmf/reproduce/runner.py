@@ -52,7 +52,7 @@ def outcome(sweep: Sweep, returncode: int, seconds: float) -> tuple[int, str]:
     jobs = find_jobs(sweep.folder) if any(sweep.folder.glob("*/metrics.json")) else []
     completed = sum(job.completed for job in jobs)
     line = (
-        f"{sweep.name} finished in {duration(seconds)} (estimated {duration(sweep.seconds)}): "
+        f"{sweep.name} finished in {duration(seconds)} (estimated {duration(sweep.wall_seconds)}): "
         f"{completed} completed, {len(jobs) - completed} failed of {sweep.jobs} jobs"
     )
     if returncode != 0:
