@@ -33,3 +33,13 @@ def job_threads(threads: int | None, launcher: DictConfig | None) -> int | None:
         return int(threads)
     jobs = parallel_jobs(launcher)
     return max(1, (os.cpu_count() or 1) // jobs) if jobs > 1 else None
+
+
+def job_number() -> int | None:
+    """Hydra's number of the running job in its sweep (``hydra.job.num``); None outside a multirun."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    if not HydraConfig.initialized() or HydraConfig.get().mode != RunMode.MULTIRUN:
+        return None
+    return int(HydraConfig.get().job.num)

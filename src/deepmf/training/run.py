@@ -24,8 +24,9 @@ from deepmf.models import ModelContext, build_model, check_model_config
 from deepmf.models.fitted import FittedRecommender
 from deepmf.training.callbacks import EpochHistory, LastEpochCheckpoint
 from deepmf.training.checkpoint_io import SafeCheckpointIO
+from deepmf.training.devices import check_single_device, job_devices
 from deepmf.training.fitted import FittedRecommenderModule
-from deepmf.training.launcher import job_threads, launcher_config
+from deepmf.training.launcher import job_number, job_threads, launcher_config
 from deepmf.training.loggers import build_loggers, check_logger_config, finish_wandb
 from deepmf.training.module import OPTIMIZERS, RecommenderModule
 from deepmf.training.pretrain import train_components
@@ -66,7 +67,8 @@ def check_config(cfg: DictConfig) -> None:
 
 
 def check_trainer_config(config: Any) -> None:
-    """The trainer options deepmf cannot honour: another precision than float32, a GPU torch cannot see."""
+    """The trainer options deepmf cannot honour: another precision than float32, a GPU torch cannot see,
+    several devices, processes or nodes for one run (``devices.check_single_device``)."""
     precision = config.get("precision")
     if precision not in (None, 32, "32", "32-true"):
         raise ConfigError(
@@ -79,6 +81,7 @@ def check_trainer_config(config: Any) -> None:
             f"trainer=gpu, but torch sees no CUDA GPU (torch {torch.__version__}, built with {build_kind}); "
             "use trainer=cpu"
         )
+    check_single_device(config, torch.cuda.device_count(), torch.cuda.is_available())
 
 
 def build(config: Any, **kwargs: Any) -> Any:
@@ -136,6 +139,9 @@ def train(cfg: DictConfig, output_dir: Path, overrides: list[str] | None = None)
         )
         model = build_model(cfg.model, context)
         trainer_overrides: dict[str, Any] = {}
+        devices = job_devices(cfg.trainer, job_number(), torch.cuda.device_count(), torch.cuda.is_available())
+        if devices is not None:  # jobs side by side on one machine: each on a GPU of its own
+            trainer_overrides["devices"] = record["devices"] = devices
         if isinstance(model, FittedRecommender):
             # One fit step per epoch, on one batch: no sampled-pair batches, no optimiser.
             module: RecommenderModule = FittedRecommenderModule(model, list(cfg.eval.ks), datamodule.n_items)
