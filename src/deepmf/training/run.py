@@ -26,7 +26,7 @@ from deepmf.training.callbacks import EpochHistory, LastEpochCheckpoint
 from deepmf.training.checkpoint_io import SafeCheckpointIO
 from deepmf.training.devices import check_single_device, job_devices
 from deepmf.training.fitted import FittedRecommenderModule
-from deepmf.training.launcher import job_number, job_threads, launcher_config
+from deepmf.training.launcher import job_number, job_threads, launcher_config, sweep_jobs
 from deepmf.training.loggers import build_loggers, check_logger_config, finish_wandb
 from deepmf.training.module import OPTIMIZERS, RecommenderModule
 from deepmf.training.pretrain import train_components
@@ -111,7 +111,7 @@ def train(cfg: DictConfig, output_dir: Path, overrides: list[str] | None = None)
     try:
         check_config(cfg)
         pl.seed_everything(cfg.seed, workers=True, verbose=False)
-        threads = job_threads(cfg.get("threads"), launcher_config())
+        threads = job_threads(cfg.get("threads"), launcher_config(), sweep_jobs())
         if threads:
             torch.set_num_threads(threads)
         record["threads"] = torch.get_num_threads()
