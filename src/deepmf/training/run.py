@@ -30,6 +30,7 @@ from deepmf.training.launcher import job_number, job_threads, launcher_config, s
 from deepmf.training.loggers import build_loggers, check_logger_config, finish_wandb
 from deepmf.training.module import OPTIMIZERS, RecommenderModule
 from deepmf.training.pretrain import train_components
+from deepmf.training.rerun import check_rerun
 from deepmf.training.resume import DATASET_KEY, TrainingSettings, check_resume, training_settings
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,7 @@ def check_config(cfg: DictConfig) -> None:
         raise ConfigError(f"selection.monitor={monitor} needs {k} in eval.ks")
     check_logger_config(cfg.logger)
     check_trainer_config(cfg.trainer)
+    check_rerun(cfg.get("rerun", "incomplete"))
     resume = cfg.get("resume")
     if resume and not Path(resume).is_file():
         raise ConfigError(f"resume={resume}: no such checkpoint file (give <run dir>/checkpoints/last.ckpt)")
@@ -161,6 +163,7 @@ def train(cfg: DictConfig, output_dir: Path, overrides: list[str] | None = None)
 
         has_validation = datamodule.split is not None and datamodule.split.has_validation
         resume = cfg.get("resume")
+        record["resumed_from"] = resume or None
         # A resumed run keeps writing beside the checkpoint it resumed from: there the restored best
         # score and best path still apply (Lightning drops them when the folder changes).
         checkpoint_dir = Path(resume).resolve().parent if resume else output_dir / "checkpoints"
