@@ -87,3 +87,11 @@ def test_overrides_that_say_how_a_job_runs_are_not_compared():
     assert same_job(["seed=0", "rerun=all"], ["seed=0"])
     assert not same_job(["seed=0"], ["seed=1"])
     assert not same_job(["seed=0", "data=ml1m"], ["data=ml1m", "seed=0"])  # another command: rerun it
+
+
+def test_a_bad_rerun_is_refused_before_any_data_is_read(tmp_path):
+    from deepmf.training.run import check_config
+    from tests.runs import config
+
+    with pytest.raises(ConfigError, match="rerun must be one of incomplete, all, got 'never'"):
+        check_config(config(tmp_path / "no-data", tmp_path / "cache", "rerun=never"))

@@ -55,13 +55,14 @@ def job_threads(
     return max(1, (os.cpu_count() or 1) // jobs) if jobs > 1 else None
 
 
-def sweep_jobs() -> int | None:
-    """How many jobs the running sweep has (the grid of its ``multirun.yaml``); None if not told."""
+def sweep_jobs(launcher: DictConfig | None) -> int | None:
+    """How many jobs the running sweep has (the grid of its ``multirun.yaml``) where the launcher starts
+    them all at once (submitit's local executor); None elsewhere, or if not told."""
     from hydra.core.hydra_config import HydraConfig
 
     from deepmf.report.sweeps import sweep_grid
 
-    if job_number() is None:
+    if SUBMITIT_LOCAL not in str((launcher or {}).get("_target_", "")) or job_number() is None:
         return None
     grid = sweep_grid(Path(HydraConfig.get().sweep.dir) / "multirun.yaml")
     return len(grid) if grid is not None else None

@@ -113,7 +113,8 @@ def train(cfg: DictConfig, output_dir: Path, overrides: list[str] | None = None)
     try:
         check_config(cfg)
         pl.seed_everything(cfg.seed, workers=True, verbose=False)
-        threads = job_threads(cfg.get("threads"), launcher_config(), sweep_jobs())
+        launcher = launcher_config()
+        threads = job_threads(cfg.get("threads"), launcher, sweep_jobs(launcher))
         if threads:
             torch.set_num_threads(threads)
         record["threads"] = torch.get_num_threads()
