@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from deepmf.data import download
-from deepmf.data.download import Checksum, RemoteArchive, sha256_of
+from deepmf.data.download import Checksum, RemoteArchive, RemoteFile, sha256_of
 from deepmf.data.movielens import MovieLens100K
 from deepmf.data.split import LeaveOneOutSplit
 from tests.synthetic import write_ml100k
@@ -87,3 +87,19 @@ def test_jobs_starting_together_download_once(tmp_path, monkeypatch):
     assert tally.read_text().count("x") == 1
     located = {(tmp_path / f"located-{k}").read_text() for k in range(PROCESSES)}
     assert located == {f"{tmp_path / 'data' / 'ml-100k' / 'u.data'}\n{sha256_of(member)}"}
+
+
+def locate_file(source: RemoteFile, data_dir: Path, out: Path, k: int) -> None:
+    path = download.locate_or_download(None, data_dir, [source.name], source)
+    (out / f"located-{k}").write_text(f"{path}\n{sha256_of(path)}")
+
+
+def test_jobs_starting_together_download_a_single_file_once(tmp_path, monkeypatch):
+    published = write_ml100k(tmp_path / "source", n_users=30, n_items=150, seed=0)
+    source = RemoteFile(published.as_uri(), "amazon/ratings.csv", Checksum("sha256", sha256_of(published)))
+    tally = tmp_path / "downloads"
+    monkeypatch.setattr(download, "download_file", counted(download.download_file, tally))
+    run_together(locate_file, source, tmp_path / "data", tmp_path)
+    assert tally.read_text().count("x") == 1
+    located = {(tmp_path / f"located-{k}").read_text() for k in range(PROCESSES)}
+    assert located == {f"{tmp_path / 'data' / 'amazon' / 'ratings.csv'}\n{sha256_of(published)}"}

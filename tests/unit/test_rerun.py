@@ -11,6 +11,8 @@ import torch
 from deepmf.errors import ConfigError
 from deepmf.overrides import same_job, what_job_computes
 from deepmf.training.rerun import decide
+from deepmf.training.run import check_config
+from tests.runs import config
 
 OVERRIDES = ["data=ml100k", "seed=1"]
 SETTINGS = {"model.name": "dmf", "optim.lr": 0.001, "seed": 1}
@@ -90,8 +92,5 @@ def test_overrides_that_say_how_a_job_runs_are_not_compared():
 
 
 def test_a_bad_rerun_is_refused_before_any_data_is_read(tmp_path):
-    from deepmf.training.run import check_config
-    from tests.runs import config
-
     with pytest.raises(ConfigError, match="rerun must be one of incomplete, all, got 'never'"):
         check_config(config(tmp_path / "no-data", tmp_path / "cache", "rerun=never"))
