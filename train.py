@@ -13,6 +13,7 @@ from omegaconf import DictConfig
 
 from deepmf.errors import ConfigError, DeepMFError
 from deepmf.training.dataset_stats import dataset_statistics
+from deepmf.training.rerun import prepare_job
 from deepmf.training.run import train
 
 log = logging.getLogger("deepmf")
@@ -27,7 +28,10 @@ def main(cfg: DictConfig) -> float | None:
         job = TASKS.get(cfg.get("task", "train"))
         if job is None:
             raise ConfigError(f"task must be one of {', '.join(TASKS)}, got {cfg.task!r}")
-        record = job(cfg, Path(hydra_cfg.runtime.output_dir), list(hydra_cfg.overrides.task))
+        output_dir, overrides = Path(hydra_cfg.runtime.output_dir), list(hydra_cfg.overrides.task)
+        # A sweep rerun into its folder keeps the jobs that completed and resumes killed ones (rerun=).
+        record = prepare_job(cfg, output_dir, overrides) if multirun else None
+        record = record or job(cfg, output_dir, overrides)
     except DeepMFError as exc:
         # A user-facing problem (bad file, bad option): say it plainly, without a traceback.
         log.error("%s", exc)

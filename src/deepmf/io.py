@@ -1,4 +1,5 @@
-"""Atomic file writes: a reader never sees a half-written file."""
+"""Atomic file writes (a reader never sees a half-written file) and inter-process locks (one process
+builds or downloads a shared file while the others wait for it)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from filelock import FileLock
 
 
 @contextmanager
@@ -39,3 +42,17 @@ def write_json_atomic(path: str | os.PathLike[str], payload: Any) -> None:
     """Write ``payload`` as pretty JSON, atomically."""
     text = json.dumps(payload, indent=2, sort_keys=False, default=str) + "\n"
     write_atomic(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
+@contextmanager
+def locked(path: str | os.PathLike[str]) -> Iterator[None]:
+    """Hold the inter-process lock of ``path`` (the file ``<path>.lock``) for the block.
+
+    Jobs that start together on a cold cache would each build (or download) the same file: under the lock
+    one does, and the others, once they hold it in turn, find the finished file. Readers need no lock,
+    since every such file is written atomically.
+    """
+    lock_file = Path(f"{os.fspath(path)}.lock")
+    lock_file.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(lock_file):
+        yield

@@ -197,7 +197,9 @@ def test_preprocessing_killed_mid_write_leaves_no_trusted_cache(data_dir, tmp_pa
     monkeypatch.setattr(np, "savez", killed_mid_write)
     with pytest.raises(KeyboardInterrupt):
         datamodule(data_dir, cache).setup()
-    assert list(cache.rglob("*")) == [cache / "ml100k"]  # neither a cache nor a temporary file
+    # Neither a cache nor a temporary file; only the lock that jobs started together build it under.
+    assert sorted(cache.rglob("*")) == [cache / "ml100k", *(cache / "ml100k").glob("split-*.npz.lock")]
+    assert len(list(cache.rglob("*.lock"))) == 1
 
     # A SIGKILL leaves its temporary file behind: it is never read as a cache.
     (cache / "ml100k" / ".split-0123456789abcdef.npz.x.tmp").write_bytes(b"PK\x03\x04 half")

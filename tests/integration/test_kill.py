@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from tests.runs import TINY
@@ -96,3 +97,35 @@ def test_multirun_records_a_diverged_job_and_runs_the_others(tmp_path, ml100k_di
     records = [json.loads((tmp_path / "multirun" / job / "metrics.json").read_text()) for job in "01"]
     assert [r["status"] for r in records] == ["failed", "completed"]
     assert records[0]["error"].startswith("NonFiniteLossError: non-finite training loss")
+
+
+@pytest.mark.slow
+def test_a_killed_sweep_rerun_with_the_same_command_runs_only_the_rest(tmp_path, ml100k_dir):
+    sweep_command = command(tmp_path, "-m", "seed=0,1,2", "trainer.max_epochs=40")
+    sweep = tmp_path / "multirun"
+    process = subprocess.Popen(
+        sweep_command, env=environment(ml100k_dir), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    # Kill the sweep once job 0 completed and job 1 has trained some epochs.
+    first, last = sweep / "0" / "metrics.json", sweep / "1" / "checkpoints" / "last.ckpt"
+    deadline = time.monotonic() + 300
+    while not (first.exists() and last.exists()) and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    assert process.returncode == -signal.SIGKILL, "the sweep finished before it could be killed"
+    assert not (sweep / "1" / "metrics.json").exists() and not (sweep / "2").exists()
+    kept = first.read_text()
+
+    rerun = subprocess.run(
+        sweep_command, env=environment(ml100k_dir), capture_output=True, text=True, timeout=600
+    )
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    assert first.read_text() == kept  # job 0 was not run again
+    records = [json.loads((sweep / job / "metrics.json").read_text()) for job in "012"]
+    assert [r["status"] for r in records] == ["completed"] * 3
+    assert records[1]["resumed_from"] == str(last)  # from where the kill left it, not from scratch
+    assert records[1]["history"][0]["epoch"] == 0 and len(records[1]["history"]) == 40
+    assert records[2]["resumed_from"] is None
+    summary = pd.read_csv(sweep / "summary.csv")
+    assert sorted(summary["seed"]) == [0, 1, 2] and set(summary["status"]) == {"completed"}

@@ -22,6 +22,7 @@ from deepmf.data.matrix import SparseRows, rating_matrix
 from deepmf.data.raw import RawRatings, check_rating_scale
 from deepmf.data.split import SPLIT_VERSION, LeaveOneOutSplit, leave_one_out
 from deepmf.errors import ConfigError, DataError
+from deepmf.io import locked
 
 log = logging.getLogger(__name__)
 
@@ -174,12 +175,7 @@ class InteractionDataModule(pl.LightningDataModule):
             return
         source, sha256 = self.source_id()
         cache = self._cache_path(sha256)
-        split = self._load_cache(cache) if cache is not None and cache.is_file() else None
-        if split is None:
-            split = self._build_split(source)
-            if cache is not None:
-                split.save(cache)
-                log.info("saved split to %s", cache)
+        split = self._cached_split(source, cache) if cache is not None else self._build_split(source)
         # -1 marks a user without a test / validation item (possible in imported NCF splits).
         n_ratings = len(split.train_items) + int((split.test_items >= 0).sum())
         n_ratings += int((split.val_items >= 0).sum())
@@ -205,6 +201,23 @@ class InteractionDataModule(pl.LightningDataModule):
             return leave_one_out(to_interactions(raw), self.validation, self.eval_negatives, self.split_seed)
         except DataError as exc:
             raise DataError(f"{source}: {exc}") from exc
+
+    def _cached_split(self, source: str, cache: Path) -> LeaveOneOutSplit:
+        """The split from ``cache``, built and saved there first if no job has yet.
+
+        Jobs that start together on an empty cache take its lock in turn: the first builds and saves the
+        split, the others then read that file (never a half-written one: it is renamed into place).
+        """
+        split = self._load_cache(cache) if cache.is_file() else None
+        if split is not None:
+            return split
+        with locked(cache):
+            split = self._load_cache(cache) if cache.is_file() else None  # built while this job waited
+            if split is None:
+                split = self._build_split(source)
+                split.save(cache)
+                log.info("saved split to %s", cache)
+        return split
 
     @staticmethod
     def _load_cache(cache: Path) -> LeaveOneOutSplit | None:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from deepmf.errors import DataError
-from deepmf.io import write_atomic
+from deepmf.io import locked, write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -138,19 +138,29 @@ def locate(
             raise DataError(f"{path}: file not found (given as data.ratings_path)")
         return path
     root = Path(data_dir).expanduser() if data_dir else default_data_dir()
-    for name in candidates:
-        if (root / name).is_file():
-            return root / name
+    found = _first_file(root, candidates)
+    if found is not None:
+        return found
     if source is None:
         raise DataError(f"none of {candidates} found under {root} (set {DATA_DIR_ENV})")
-    try:
-        download_archive(source, root)
-    except DataError as exc:
-        raise DataError(
-            f"none of {candidates} found under {root} (set {DATA_DIR_ENV} or data.data_dir), "
-            f"and the download failed: {exc}"
-        ) from exc
+    # Jobs that start together download once: the others wait here, then find the extracted file.
+    with locked(root / f".download-{Path(source.url).name}"):
+        found = _first_file(root, candidates)
+        if found is not None:
+            return found
+        try:
+            download_archive(source, root)
+        except DataError as exc:
+            raise DataError(
+                f"none of {candidates} found under {root} (set {DATA_DIR_ENV} or data.data_dir), "
+                f"and the download failed: {exc}"
+            ) from exc
     return root / candidates[0]
+
+
+def _first_file(root: Path, candidates: list[str]) -> Path | None:
+    """The first of ``candidates`` that exists under ``root``."""
+    return next((root / name for name in candidates if (root / name).is_file()), None)
 
 
 @dataclass(frozen=True)
@@ -202,12 +212,16 @@ def locate_or_download(
 ) -> Path:
     """Like :func:`locate`, for data published as a single file rather than a zip archive."""
     root = Path(data_dir).expanduser() if data_dir else default_data_dir()
-    if explicit or any((root / name).is_file() for name in candidates):
+    if explicit or _first_file(root, candidates) is not None:
         return locate(explicit, root, candidates, None)
-    try:
-        return download_file(source, root)
-    except DataError as exc:
-        raise DataError(
-            f"none of {candidates} found under {root} (set {DATA_DIR_ENV} or data.data_dir), "
-            f"and the download failed: {exc}"
-        ) from exc
+    with locked(root / f".download-{Path(source.name).name}"):  # one download for jobs started together
+        found = _first_file(root, candidates)
+        if found is not None:
+            return found
+        try:
+            return download_file(source, root)
+        except DataError as exc:
+            raise DataError(
+                f"none of {candidates} found under {root} (set {DATA_DIR_ENV} or data.data_dir), "
+                f"and the download failed: {exc}"
+            ) from exc

@@ -25,7 +25,7 @@ from deepmf.report.layouts import (
 
 #: Overrides that do not change what a cell measures (seeds are what cells aggregate over).
 IGNORED_OVERRIDES = (
-    "seed", "logger", "paths", "hydra", "progress_refresh_rate", "resume", "report", "experiment"
+    "seed", "logger", "paths", "hydra", "progress_refresh_rate", "resume", "rerun", "report", "experiment"
 )  # fmt: skip
 #: Group choices whose effect the method label already names.
 NAMED_BY_METHOD = ("method", "model", "loss")

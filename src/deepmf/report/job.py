@@ -14,6 +14,8 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
+from deepmf.overrides import same_job
+
 log = logging.getLogger(__name__)
 
 #: Display names of the models in the paper's terms.
@@ -167,7 +169,7 @@ STALE_RECORD = (
 def _from_an_earlier_run(record: dict[str, Any], hydra_overrides: list[str]) -> bool:
     """A job rerun into a used folder rewrites ``.hydra/`` at once, ``metrics.json`` only at its end."""
     recorded = record.get("overrides")
-    return bool(hydra_overrides) and recorded is not None and [str(o) for o in recorded] != hydra_overrides
+    return bool(hydra_overrides) and recorded is not None and not same_job(recorded, hydra_overrides)
 
 
 def read_yaml(path: Path) -> Any:

@@ -25,6 +25,7 @@ MAY_CHANGE_ON_RESUME = (
     "paths.",
     "eval.",
     "resume",
+    "rerun",
     "report",
     "threads",
     "progress_refresh_rate",

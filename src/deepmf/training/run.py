@@ -24,11 +24,13 @@ from deepmf.models import ModelContext, build_model, check_model_config
 from deepmf.models.fitted import FittedRecommender
 from deepmf.training.callbacks import EpochHistory, LastEpochCheckpoint
 from deepmf.training.checkpoint_io import SafeCheckpointIO
+from deepmf.training.devices import check_single_device, job_devices
 from deepmf.training.fitted import FittedRecommenderModule
-from deepmf.training.launcher import job_threads, launcher_config
+from deepmf.training.launcher import job_number, job_threads, launcher_config, sweep_jobs
 from deepmf.training.loggers import build_loggers, check_logger_config, finish_wandb
 from deepmf.training.module import OPTIMIZERS, RecommenderModule
 from deepmf.training.pretrain import train_components
+from deepmf.training.rerun import check_rerun
 from deepmf.training.resume import DATASET_KEY, TrainingSettings, check_resume, training_settings
 
 log = logging.getLogger(__name__)
@@ -58,6 +60,7 @@ def check_config(cfg: DictConfig) -> None:
         raise ConfigError(f"selection.monitor={monitor} needs {k} in eval.ks")
     check_logger_config(cfg.logger)
     check_trainer_config(cfg.trainer)
+    check_rerun(cfg.get("rerun", "incomplete"))
     resume = cfg.get("resume")
     if resume and not Path(resume).is_file():
         raise ConfigError(f"resume={resume}: no such checkpoint file (give <run dir>/checkpoints/last.ckpt)")
@@ -66,7 +69,8 @@ def check_config(cfg: DictConfig) -> None:
 
 
 def check_trainer_config(config: Any) -> None:
-    """The trainer options deepmf cannot honour: another precision than float32, a GPU torch cannot see."""
+    """The trainer options deepmf cannot honour: another precision than float32, a GPU torch cannot see,
+    several devices, processes or nodes for one run (``devices.check_single_device``)."""
     precision = config.get("precision")
     if precision not in (None, 32, "32", "32-true"):
         raise ConfigError(
@@ -79,6 +83,7 @@ def check_trainer_config(config: Any) -> None:
             f"trainer=gpu, but torch sees no CUDA GPU (torch {torch.__version__}, built with {build_kind}); "
             "use trainer=cpu"
         )
+    check_single_device(config, torch.cuda.device_count(), torch.cuda.is_available())
 
 
 def build(config: Any, **kwargs: Any) -> Any:
@@ -108,7 +113,8 @@ def train(cfg: DictConfig, output_dir: Path, overrides: list[str] | None = None)
     try:
         check_config(cfg)
         pl.seed_everything(cfg.seed, workers=True, verbose=False)
-        threads = job_threads(cfg.get("threads"), launcher_config())
+        launcher = launcher_config()
+        threads = job_threads(cfg.get("threads"), launcher, sweep_jobs(launcher))
         if threads:
             torch.set_num_threads(threads)
         record["threads"] = torch.get_num_threads()
@@ -136,6 +142,9 @@ def train(cfg: DictConfig, output_dir: Path, overrides: list[str] | None = None)
         )
         model = build_model(cfg.model, context)
         trainer_overrides: dict[str, Any] = {}
+        devices = job_devices(cfg.trainer, job_number(), torch.cuda.device_count(), torch.cuda.is_available())
+        if devices is not None:  # jobs side by side on one machine: each on a GPU of its own
+            trainer_overrides["devices"] = record["devices"] = devices
         if isinstance(model, FittedRecommender):
             # One fit step per epoch, on one batch: no sampled-pair batches, no optimiser.
             module: RecommenderModule = FittedRecommenderModule(model, list(cfg.eval.ks), datamodule.n_items)
@@ -155,6 +164,7 @@ def train(cfg: DictConfig, output_dir: Path, overrides: list[str] | None = None)
 
         has_validation = datamodule.split is not None and datamodule.split.has_validation
         resume = cfg.get("resume")
+        record["resumed_from"] = resume or None
         # A resumed run keeps writing beside the checkpoint it resumed from: there the restored best
         # score and best path still apply (Lightning drops them when the folder changes).
         checkpoint_dir = Path(resume).resolve().parent if resume else output_dir / "checkpoints"

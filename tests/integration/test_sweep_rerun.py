@@ -1,0 +1,52 @@
+"""A sweep rerun with the same command into its folder keeps completed jobs and resumes the others
+(fast: the killed job is simulated by removing its metrics.json; tests/integration/test_kill.py kills one)."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+
+from tests.integration.test_train_cli import SMALL_DMF, run_train
+
+
+def sweep(tmp_path, ml100k_dir, seeds: str):
+    result = run_train(tmp_path, ml100k_dir, "-m", f"seed={seeds}", "logger=none", *SMALL_DMF)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout + result.stderr
+
+
+def record(tmp_path, job: str) -> dict:
+    return json.loads((tmp_path / "multirun" / job / "metrics.json").read_text())
+
+
+def test_rerun_keeps_completed_jobs_resumes_killed_ones_and_reruns_another_grid(tmp_path, ml100k_dir):
+    sweep(tmp_path, ml100k_dir, "0,1")
+    kept = (tmp_path / "multirun" / "0" / "metrics.json").read_text()
+    (tmp_path / "multirun" / "1" / "metrics.json").unlink()  # killed after its last epoch's checkpoint
+
+    output = sweep(tmp_path, ml100k_dir, "0,1")
+    assert (tmp_path / "multirun" / "0" / "metrics.json").read_text() == kept  # not run again
+    assert "completed earlier with the same overrides" in output
+    last = tmp_path / "multirun" / "1" / "checkpoints" / "last.ckpt"
+    assert record(tmp_path, "1")["resumed_from"] == str(last)
+    assert record(tmp_path, "1")["status"] == "completed"
+    summary = pd.read_csv(tmp_path / "multirun" / "summary.csv")
+    assert sorted(summary["seed"]) == [0, 1] and set(summary["status"]) == {"completed"}
+
+    # Another grid in the same folder: job 1 is now seed 2, whose folder holds seed 1's run.
+    sweep(tmp_path, ml100k_dir, "0,2")
+    assert (tmp_path / "multirun" / "0" / "metrics.json").read_text() == kept
+    assert record(tmp_path, "1")["seed"] == 2 and record(tmp_path, "1")["resumed_from"] is None
+    summary = pd.read_csv(tmp_path / "multirun" / "summary.csv")
+    assert sorted(summary["seed"]) == [0, 2] and set(summary["status"]) == {"completed"}
+
+
+def test_rerun_all_runs_every_job_again(tmp_path, ml100k_dir):
+    sweep(tmp_path, ml100k_dir, "0")
+    first = record(tmp_path, "0")
+    result = run_train(tmp_path, ml100k_dir, "-m", "seed=0", "rerun=all", "logger=none", *SMALL_DMF)
+    assert result.returncode == 0, result.stderr[-3000:]
+    again = record(tmp_path, "0")
+    assert again["wall_time_s"] != first["wall_time_s"] and again["resumed_from"] is None
+    assert again["metrics"] == first["metrics"]  # the same job, trained again from scratch
