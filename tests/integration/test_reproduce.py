@@ -13,7 +13,7 @@ from pathlib import Path
 from deepmf.report.refresh import sections_by_marker
 from tests.integration.test_train_cli import ROOT
 
-PLAN_ROW = re.compile(r"^\| (\w+) \((\w+)\) \| (\d+) \| [\d:]+ \| (\S+) \|$", re.MULTILINE)
+PLAN_ROW = re.compile(r"^\| (\w+) \((\w+)\) \| (\d+) \| [\d:]+ \| (\S+) \| (\d+) \|$", re.MULTILINE)
 
 
 def reproduce(tmp_path: Path, data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -44,7 +44,9 @@ def test_whole_paper_tiny_profile_writes_the_jobs_numbers(tmp_path, ml100k_dir):
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
 
     # The plan named every manifest entry; each sweep folder holds exactly the jobs the plan counted.
-    planned = {name: (int(jobs), Path(folder)) for name, _, jobs, folder in PLAN_ROW.findall(result.stdout)}
+    rows = PLAN_ROW.findall(result.stdout)
+    planned = {name: (int(jobs), Path(folder)) for name, _, jobs, folder, _ in rows}
+    assert all(done == "0" for *_, done in rows)
     assert set(planned) == {"table1", "table2", "table3", "table4", "table5", "figure2", "runs"}
     for name, (jobs, folder) in planned.items():
         found = records(folder)
@@ -81,6 +83,14 @@ def test_whole_paper_tiny_profile_writes_the_jobs_numbers(tmp_path, ml100k_dir):
     # The single run (DMF-2-nce at the profile's settings) is the document's "Other runs".
     (run,) = records(planned["runs"][1])
     assert f"{run['metrics']['test/hr@10']:.4f}" in sections["runs"]
+
+    # The same command again: the plan counts every job as done, and the rerun keeps them untouched.
+    before = {p: p.read_bytes() for p in planned["table3"][1].glob("*/metrics.json")}
+    again = reproduce(tmp_path, ml100k_dir, "only=table3")
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
+    ((*_, done),) = PLAN_ROW.findall(again.stdout)
+    assert int(done) == planned["table3"][0] == len(before)
+    assert {p: p.read_bytes() for p in before} == before
 
 
 def test_a_failed_sweep_is_reported_and_the_document_still_written(tmp_path, ml100k_dir):

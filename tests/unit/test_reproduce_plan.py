@@ -111,6 +111,6 @@ def test_bad_names_fail_before_anything_runs():
 def test_dry_run_prints_the_plan_and_runs_nothing(tmp_path, capsys):
     assert main(["data=ml100k", "seeds=0", "only=table3", f"root={tmp_path}/sweeps", "--dry-run"]) == 0
     out = capsys.readouterr().out
-    assert "| table3 (ml100k) | 2 |" in out and "2 jobs in 1 sweep," in out
+    assert "| table3 (ml100k) | 2 |" in out and "2 jobs in 1 sweep (0 completed earlier, kept)" in out
     assert not (tmp_path / "sweeps").exists()
     assert main(["data=ml100k", "only=table9", "--dry-run"]) == 2

@@ -16,9 +16,11 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import DictConfig, OmegaConf
 
 from deepmf.errors import ConfigError
+from deepmf.overrides import same_job
 from deepmf.report.sweeps import hydra_sweep_grid
 from deepmf.reproduce.manifest import CONF, Entry, Profile
 from deepmf.training.launcher import parallel_jobs
+from deepmf.training.rerun import read_record
 
 #: Models fitted in one step whatever ``trainer.max_epochs`` says (``FittedRecommender.fit_epochs == 1``).
 ONE_STEP = frozenset({"itempop", "itemknn", "ease"})
@@ -36,6 +38,7 @@ class Sweep:
     seconds: float  # serial estimate, every job one after the other
     measured: int  # jobs whose seconds per epoch an earlier run measured
     parallel: int = 1  # jobs its launcher runs at once
+    done: int = 0  # jobs an earlier attempt completed in ``folder``: a rerun keeps them (training.rerun)
 
     @property
     def wall_seconds(self) -> float:
@@ -58,13 +61,15 @@ class Plan:
 
     def describe(self) -> str:
         """The plan as a table: sweeps, jobs and estimated times, then the totals."""
-        lines = ["| sweep | jobs | estimated | folder |", "|---|---:|---:|---|"]
+        lines = ["| sweep | jobs | estimated | folder | done |", "|---|---:|---:|---|---:|"]
         for s in self.sweeps:
-            lines.append(f"| {s.name} | {s.jobs} | {duration(s.seconds)} | {s.folder} |")
+            lines.append(f"| {s.name} | {s.jobs} | {duration(s.seconds)} | {s.folder} | {s.done} |")
         serial = sum(s.seconds for s in self.sweeps)
         measured = sum(s.measured for s in self.sweeps)
         sweeps = f"{len(self.sweeps)} sweep{'s' * (len(self.sweeps) != 1)}"
-        total = f"{self.jobs} jobs in {sweeps}, about {duration(serial)} one job at a time"
+        done = sum(s.done for s in self.sweeps)
+        total = f"{self.jobs} jobs in {sweeps} ({done} completed earlier, kept), about {duration(serial)}"
+        total += " one job at a time for the others"
         if self.parallel > 1:
             total += f", {duration(serial / self.parallel)} with the launcher's {self.parallel} at once"
         lines += [
@@ -96,19 +101,24 @@ def build_plan(
                     jobs, parallel = expand(overrides)
                 except Exception as exc:  # Hydra's own errors name the override
                     raise ConfigError(f"{entry.placeholder} on {dataset}: {exc}") from exc
+                folder = profile.root / dataset / entry.placeholder
+                completed = completed_jobs(folder)
+                done = [any(same_job(o, job) for o in completed) for job, _ in jobs]
                 seconds = [
-                    job_seconds(cfg, overrides_, measured, profile.estimate) for overrides_, cfg in jobs
+                    (0.0, True) if kept else job_seconds(cfg, job, measured, profile.estimate)
+                    for (job, cfg), kept in zip(jobs, done)
                 ]
                 sweeps.append(
                     Sweep(
                         entry,
                         dataset,
-                        profile.root / dataset / entry.placeholder,
+                        folder,
                         overrides,
                         len(jobs),
                         float(profile.estimate.get("sweep_overhead_s", 0)) + sum(s for s, _ in seconds),
                         sum(m for _, m in seconds),
                         parallel,
+                        sum(done),
                     )
                 )
     return Plan(sweeps, parallel)
@@ -161,6 +171,16 @@ class Measurements:
             except (OSError, ValueError):
                 continue  # a half-written or foreign file measures nothing
         return cls(records)
+
+
+def completed_jobs(folder: Path) -> list[list[str]]:
+    """The overrides of each job that completed in a sweep folder (those a rerun keeps)."""
+    found = []
+    for path in sorted(folder.glob("*/metrics.json")) if folder.is_dir() else ():
+        record = read_record(path.parent)
+        if record and record.get("status") == "completed":
+            found.append(list(record.get("overrides") or []))
+    return found
 
 
 def job_key(overrides: list[str]) -> tuple[str, ...]:
