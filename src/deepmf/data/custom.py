@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from deepmf.data.datamodule import InteractionDataModule
+from deepmf.data.fields import CSV_FIELDS
 from deepmf.data.filtering import check_filter_options, min_count_filter
 from deepmf.data.raw import RawRatings, parse_ratings
 from deepmf.errors import ConfigError
@@ -80,7 +81,7 @@ class CSVInteractions(InteractionDataModule):
         return path
 
     def parse(self, path: Path) -> RawRatings:
-        return parse_ratings(path, self.delimiter, self.columns, self.header, numeric_ids=False)
+        return parse_ratings(path, self.delimiter, self.columns, self.header, fields=CSV_FIELDS)
 
     def filter(self, raw: RawRatings) -> RawRatings:
         if self.min_user == 0 and self.min_item == 0:

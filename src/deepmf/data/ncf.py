@@ -16,9 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from deepmf.data.datamodule import InteractionDataModule
 from deepmf.data.download import sha256_of
+from deepmf.data.fields import NCF_FIELDS, NCF_ID, FieldError
 from deepmf.data.interactions import drop_duplicate_pairs
 from deepmf.data.raw import COLUMNS, RawRatings, parse_ratings, read_bytes
 from deepmf.data.split import LeaveOneOutSplit
@@ -70,41 +72,50 @@ def read_ncf_ratings(path: Path) -> RawRatings:
             f"{path}, line 1: expected 3 (user item rating) or 4 (... timestamp) tab-separated fields, "
             f"got {fields}"
         )
-    raw = parse_ratings(path, sep="\t", columns=COLUMNS[:fields])
-    if len(raw) and min(raw.users.min(), raw.items.min()) < 0:
-        raise DataError(f"{path}: ids must be 0-based non-negative integers")
-    return raw
+    return parse_ratings(path, sep="\t", columns=COLUMNS[:fields], fields=NCF_FIELDS)
 
 
 def read_ncf_negatives(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(users, test_items, negatives)``: one row per line; rows padded with -1 to the longest list."""
-    heads: list[tuple[int, int]] = []
-    lists: list[list[int]] = []
+    """``(users, test_items, negatives)``: one row per line; rows padded with -1 to the longest list.
+
+    Every id is read by the NCF id rule (:data:`deepmf.data.fields.NCF_ID`), naming the line of a bad one.
+    """
+    heads: list[str] = []
+    tokens: list[str] = []
+    numbers, lengths = [], []
     for number, line in enumerate(read_bytes(path).decode().splitlines(), 1):
         fields = line.split()
         if not fields:
             continue
         head = fields[0]
-        try:
-            if not (head.startswith("(") and head.endswith(")")):
-                raise ValueError(head)
-            user, item = (int(part) for part in head[1:-1].split(","))
-            lists.append([int(value) for value in fields[1:]])
-        except ValueError as exc:
+        pair = head[1:-1].split(",") if head.startswith("(") and head.endswith(")") else []
+        if len(pair) != 2:
             raise DataError(
                 f"{path}, line {number}: expected '(user,item)' and negative item ids separated by tabs, "
                 f"got {line[:60]!r}"
-            ) from exc
-        heads.append((user, item))
+            )
+        heads += pair
+        tokens += fields[1:]
+        numbers.append(number)
+        lengths.append(len(fields) - 1)
     if not heads:
         raise DataError(f"{path}: file is empty")
-    lengths = np.array([len(values) for values in lists])
-    negatives = np.full((len(lists), int(lengths.max())), -1, dtype=np.int64)
-    negatives[np.arange(negatives.shape[1]) < lengths[:, None]] = np.concatenate(
-        [np.asarray(values, dtype=np.int64) for values in lists]
-    )
-    pairs = np.asarray(heads, dtype=np.int64)
+    line_of_head = np.repeat(numbers, 2)
+    line_of_token = np.repeat(np.asarray(numbers, dtype=np.int64), lengths)
+    pairs = _read_ids(path, heads, line_of_head, "the '(user,item)' pair").reshape(-1, 2)
+    values = _read_ids(path, tokens, line_of_token, "a negative item id")
+    lengths_array = np.asarray(lengths)
+    negatives = np.full((len(lengths), int(lengths_array.max())), -1, dtype=np.int64)
+    negatives[np.arange(negatives.shape[1]) < lengths_array[:, None]] = values
     return pairs[:, 0], pairs[:, 1], negatives
+
+
+def _read_ids(path: Path, texts: list[str], lines: np.ndarray, what: str) -> np.ndarray:
+    """``texts`` read as NCF ids; a bad one is an error naming its line."""
+    try:
+        return NCF_ID.read("id", pd.Series(texts, dtype=str).str.strip())
+    except FieldError as exc:
+        raise DataError(f"{path}, line {lines[exc.row]}: {what}: {exc.message}") from None
 
 
 def clean_negatives(
