@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import logging
+import os
 import re
 import zipfile
 from pathlib import Path
@@ -11,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from deepmf.data import download
 from deepmf.data.download import Checksum, RemoteArchive, download_archive, locate, safe_extract, sha256_of
 from deepmf.data.fields import AMAZON_FIELDS, CSV_FIELDS, MOVIELENS_FIELDS
 from deepmf.data.interactions import drop_duplicate_pairs, drop_sparse_users
@@ -43,6 +45,28 @@ def test_missing_file(tmp_path):
         locate(tmp_path / "nope.data", None, ["ml-100k/u.data"], None)
     with pytest.raises(DataError, match=r"none of \['ml-100k/u.data'\] found under .*DEEPMF_DATA_DIR"):
         locate(None, tmp_path, ["ml-100k/u.data"], None)
+
+
+def test_a_folder_or_unreadable_file_is_named_as_such_and_never_downloaded_over(tmp_path, monkeypatch):
+    folder = tmp_path / "data" / "ml-100k" / "u.data"
+    folder.mkdir(parents=True)
+
+    def no_download(*args: object) -> None:
+        raise AssertionError("downloaded although something is there")
+
+    monkeypatch.setattr(download, "download_archive", no_download)
+    expected = f"{folder}: is a folder, not a file"
+    with pytest.raises(DataError) as info:
+        locate(None, tmp_path / "data", ["ml-100k/u.data"], remote(tmp_path / "x.zip", "0" * 64, "0" * 64))
+    assert str(info.value) == expected
+    with pytest.raises(DataError) as info:
+        locate(folder, None, ["ml-100k/u.data"], None)
+    assert str(info.value) == f"{expected} (given as data.ratings_path)"
+    assert parse_error(folder) == expected
+    if os.geteuid() != 0:  # root reads any file
+        unreadable = write(tmp_path, GOOD)
+        unreadable.chmod(0)
+        assert parse_error(unreadable) == f"{unreadable}: exists but cannot be read (permission denied)"
 
 
 @pytest.mark.parametrize("text", ["", "\n\n  \n"])

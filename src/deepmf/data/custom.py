@@ -8,6 +8,7 @@ from typing import Any
 from deepmf.data.datamodule import InteractionDataModule
 from deepmf.data.fields import CSV_FIELDS
 from deepmf.data.filtering import check_filter_options, min_count_filter
+from deepmf.data.paths import file_present
 from deepmf.data.raw import RawRatings, parse_ratings
 from deepmf.errors import ConfigError
 
@@ -76,8 +77,8 @@ class CSVInteractions(InteractionDataModule):
 
     def raw_file(self) -> Path:
         path = Path(self.path).expanduser()
-        if not path.is_file():
-            raise ConfigError(f"data.path: {path} is not a file")
+        if not file_present(path, " (given as data.path)"):
+            raise ConfigError(f"data.path: {path}: file not found")
         return path
 
     def parse(self, path: Path) -> RawRatings:

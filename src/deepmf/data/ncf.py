@@ -22,6 +22,7 @@ from deepmf.data.datamodule import InteractionDataModule
 from deepmf.data.download import sha256_of
 from deepmf.data.fields import NCF_FIELDS, NCF_ID, FieldError
 from deepmf.data.interactions import drop_duplicate_pairs
+from deepmf.data.paths import file_present
 from deepmf.data.raw import COLUMNS, RawRatings, parse_ratings, read_bytes
 from deepmf.data.split import LeaveOneOutSplit
 from deepmf.errors import ConfigError, DataError
@@ -45,7 +46,7 @@ def find_ncf_files(directory: str | Path, name: str) -> NCFFiles:
 
     def find(suffix: str, required: bool = True) -> Path | None:
         for candidate in (root / f"{name}.{suffix}", root / f"{name}.{suffix}.gz"):
-            if candidate.is_file():
+            if file_present(candidate):
                 return candidate
         if required:
             raise DataError(

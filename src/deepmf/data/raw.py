@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from deepmf.data.fields import INTEGER_IDS, FieldError, Fields
+from deepmf.data.paths import file_present
 from deepmf.errors import DataError
 
 COLUMNS = ("user", "item", "rating", "timestamp")
@@ -56,7 +57,7 @@ def show_id(value: object) -> str:
 
 def read_bytes(path: Path) -> bytes:
     """Read a file, decompressing gzip (by content, not only by suffix); a corrupt file is a DataError."""
-    if not path.is_file():
+    if not file_present(path):
         raise DataError(f"{path}: file not found")
     try:
         with open(path, "rb") as handle:
