@@ -379,6 +379,23 @@ def test_sparse_users_are_dropped_with_a_count(tmp_path, caplog):
         drop_sparse_users(parse_ratings(path, "\t"), 4)
 
 
+def test_policy_counts_reach_the_dataset_record_and_survive_the_cache(tmp_path):
+    duplicates = "1\t1\t2\t1\n1\t2\t4\t2\n"  # older copies of two of user 1's ratings
+    sparse = "7\t3\t5\t9\n7\t4\t5\t10\n"  # user 7: 2 ratings, too few to split with validation
+    path = dense_file(tmp_path, duplicates + sparse)
+    expected = {
+        "duplicates_dropped": 2,
+        "filtered_out": 0,
+        "sparse_users_dropped": 1,
+        "sparse_user_ratings_dropped": 2,
+    }
+    for _ in range(2):  # built, then read back from the cache
+        module = datamodule(path, tmp_path)
+        module.setup()
+        assert module.info.as_dict()["policy"] == expected
+    assert len(list((tmp_path / "cache").rglob("*.npz"))) == 1
+
+
 def test_user_with_too_few_items_left_for_evaluation_negatives(tmp_path):
     path = dense_file(tmp_path, "".join(f"2\t{i}\t4\t{900 + i}\n" for i in range(6, 11)))  # 10 of 12 items
     with pytest.raises(DataError) as info:

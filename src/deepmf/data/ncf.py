@@ -186,7 +186,8 @@ def build_ncf_split(files: NCFFiles, validation: bool, seed: int, drop_known: bo
     Validation: the ``.valid.rating`` file when there is one, else one random training interaction per
     user with >= 2 of them (seeded); with ``validation=False`` a validation file is folded into training.
     """
-    train = drop_duplicate_pairs(read_ncf_ratings(files.train))
+    all_train = read_ncf_ratings(files.train)
+    train = drop_duplicate_pairs(all_train)
     test = read_ncf_ratings(files.test)
     valid = read_ncf_ratings(files.valid) if files.valid else None
     neg_users, neg_items, negatives = read_ncf_negatives(files.negative)
@@ -250,6 +251,7 @@ def build_ncf_split(files: NCFFiles, validation: bool, seed: int, drop_known: bo
         counts["users_with_known"],
         "dropped" if drop_known else "kept, as the published evaluators did",
     )
+    removed = counts["test_item_copies"] + counts["repeats"] + (counts["known"] if drop_known else 0)
     all_ratings = np.concatenate([train_ratings, test.ratings] + ([valid.ratings] if valid else []))
     return LeaveOneOutSplit(
         n_users=n_users,
@@ -263,6 +265,10 @@ def build_ncf_split(files: NCFFiles, validation: bool, seed: int, drop_known: bo
         val_ratings=val_ratings.astype(np.float32),
         eval_negatives=cleaned,
         max_rating=float(all_ratings.max()),
+        policy={
+            "duplicates_dropped": len(all_train) - len(train),
+            "negatives_removed": removed,
+        },
     )
 
 
