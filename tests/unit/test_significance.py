@@ -18,7 +18,7 @@ from deepmf.report.significance import (
     holm,
     paired_p_value,
 )
-from tests.unit.test_report import make_run
+from tests.unit.test_report import DMF, make_run
 
 USERS = 400
 
@@ -164,3 +164,37 @@ def test_a_damaged_per_user_file_leaves_its_cell_untested(tmp_path, caplog):
     assert report.significance.interval("ml100k", "NeuMF-p", "test/hr@10") is None
     assert report.significance.interval("ml100k", "DMF-2-nce", "test/hr@10") is not None
     assert "no per_user.npz" in report.markdown() and "NeuMF-p" in caplog.text + report.markdown()
+
+
+def test_paper_claims_say_significant_or_not_with_the_p_value(tmp_path):
+    from deepmf.report.results import claim_rows, write_results
+
+    table2_sweep(tmp_path / "sweep")
+    report = aggregate(find_jobs(tmp_path / "sweep"), "table2")
+    (beats_neumf, nce_beats_ce) = claim_rows(report)
+    assert "DMF-2-nce − NeuMF-p: NDCG@10 +" in beats_neumf[2]
+    assert "HR@10" in beats_neumf[2] and "not significant" not in beats_neumf[2]
+    assert beats_neumf[2].count(": significant (Holm p = ") == 2
+    assert nce_beats_ce[2].count("not significant (Holm p = ") == 2
+    write_results([("table2", tmp_path / "sweep")], tmp_path / "results.md")
+    text = (tmp_path / "results.md").read_text()
+    assert "paired test over users (Holm)" in text and "not significant (Holm p = " in text
+
+
+def test_a_best_factor_claim_is_tested_against_the_runner_up(tmp_path):
+    from deepmf.report.results import claim_rows
+
+    rng = np.random.default_rng(5)
+    for index, (ratio, rate) in enumerate(((1, 0.3), (5, 0.9), (10, 0.5))):
+        sampled = ranks_for(rng.random(USERS) < rate, rng)
+        folder = tmp_path / str(index)
+        metrics = {
+            "test/hr@10": float(hits(sampled, 10).mean()),
+            "test/ndcg@10": float(gains(sampled, 10).mean()),
+        }
+        config = {"data": {"input": "rating", "neg_ratio": ratio, "eval_negatives": 100}}
+        make_run(folder, *DMF, "ml100k", 0, metrics, report="table4", config=config)
+        save_per_user(folder / FILENAME, {"test": StageRanks(np.arange(USERS), sampled, sampled)}, epoch=0)
+    (row,) = claim_rows(aggregate(find_jobs(tmp_path), "table4"))
+    assert "best neg. ratio 5" in row[1]
+    assert "the claimed 5 is our best; vs runner-up 10" in row[2] and ", significant (Holm p" in row[2]
