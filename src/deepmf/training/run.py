@@ -18,11 +18,13 @@ from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint, TQDMProg
 
 from deepmf.data.datamodule import InteractionDataModule, check_data_config
 from deepmf.errors import ConfigError, DeepMFError, TrainingError
+from deepmf.evaluation.per_user import FILENAME as PER_USER_FILE
+from deepmf.evaluation.per_user import save_per_user
 from deepmf.io import write_json_atomic
 from deepmf.losses import PointwiseLoss, check_loss_config, loss_max_rating
 from deepmf.models import ModelContext, build_model, check_model_config
 from deepmf.models.fitted import FittedRecommender
-from deepmf.training.callbacks import EpochHistory, LastEpochCheckpoint
+from deepmf.training.callbacks import EpochHistory, LastEpochCheckpoint, PerUserRanks
 from deepmf.training.checkpoint_io import SafeCheckpointIO
 from deepmf.training.devices import check_single_device, job_devices
 from deepmf.training.fitted import FittedRecommenderModule
@@ -109,6 +111,7 @@ def train(cfg: DictConfig, output_dir: Path, overrides: list[str] | None = None)
         "config": OmegaConf.to_container(cfg, resolve=True),
     }
     history = EpochHistory()
+    per_user = PerUserRanks()
     exit_code = 1
     try:
         check_config(cfg)
@@ -174,6 +177,7 @@ def train(cfg: DictConfig, output_dir: Path, overrides: list[str] | None = None)
         refresh = cfg.get("progress_refresh_rate") or (1 if sys.stdout.isatty() else 500)
         callbacks: list[pl.Callback] = [
             history,
+            per_user,
             TrainingSettings(cfg, datamodule.info.sha256),
             TQDMProgressBar(refresh_rate=refresh),
         ]
@@ -203,6 +207,8 @@ def train(cfg: DictConfig, output_dir: Path, overrides: list[str] | None = None)
         ckpt = selected_checkpoint(checkpoint, val_at_best) if has_validation and not single_fit else None
         trainer.test(module, datamodule=datamodule, ckpt_path=ckpt, verbose=False, weights_only=True)
         metrics = {k: v for k, v in val_at_best.items() if k.startswith("val/")}
+        selected_epoch = val_at_best.get("epoch")
+        save_per_user(output_dir / PER_USER_FILE, per_user.stages(selected_epoch), selected_epoch)
         metrics |= {k: v for k, v in module.last_metrics.items() if k.startswith("test/")}
         record |= {
             "status": "completed",
