@@ -22,18 +22,21 @@ def plan_for(*extra: str, seeds: str = "0,1,2", profile: str = "paper", only: li
 def test_every_sweep_has_the_jobs_of_its_grid():
     plan = plan_for()
     jobs = {sweep.entry.placeholder: sweep.jobs for sweep in plan.sweeps}
-    # Table 1 has no seeds; the others: their factor's values (8 methods, 2 methods, 10 ratios, 5 factor
-    # counts, 4 depths, the single default run) times 3 seeds, on the one dataset asked for.
+    # DMF's tuning first: its search's 20 trials (the baselines' tuning runs on Amusic only). Table 1 has
+    # no seeds; the others: their factor's values (9 methods, 2 methods, 10 ratios, 5 factor counts,
+    # 4 depths, the single default run) times 3 seeds, on the one dataset asked for.
     assert jobs == {
+        "tuning/dmf": 20,
         "table1": 1,
-        "table2": 24,
+        "table2": 27,
         "table3": 6,
         "table4": 30,
         "table5": 15,
         "figure2": 12,
         "runs": 3,
     }
-    assert plan.jobs == 91 and plan.parallel == 1
+    assert plan.jobs == 114 and plan.parallel == 1
+    assert list(jobs)[0] == "tuning/dmf"  # the tables that read tuned values come after
     assert all(
         sweep.folder == Path("outputs/reproduce/ml100k") / sweep.entry.placeholder for sweep in plan.sweeps
     )

@@ -229,6 +229,12 @@ class Report:
                     SIGNIFICANCE_LEGEND + "\n",
                     markdown_table(*self.significance_table()),
                 ]
+            tuning = self.tuning_table()
+            if tuning[1]:
+                out += [
+                    f"{h}# Tuning budget: each tuned method's search, from its sweep's records\n",
+                    markdown_table(*tuning),
+                ]
             out += [
                 f"{h}# Cost: epochs, selected epoch and training time (means over completed runs)\n",
                 markdown_table(*self.cost_table()),
@@ -285,6 +291,41 @@ class Report:
                                 "significant" if found.significant else "not significant",
                             ]
                         )
+        return header, rows
+
+    def tuning_table(self) -> tuple[list[str], list[list[str]]]:
+        """Per dataset and method of runs with tuned values (``tuned_as``): the tuning sweep's budget as the
+        values file recorded it (``deepmf.report.tuned``); rows only when some run has such a method."""
+        header = [
+            "dataset",
+            "method",
+            "searched",
+            "trials (completed)",
+            "trial time, summed",
+            "chosen on",
+            "sweep",
+        ]
+        rows, seen = [], set()
+        for job in self.jobs:
+            name = job.value("tuned_as")
+            if not job.completed or not name or (job.dataset, job.method) in seen:
+                continue
+            seen.add((job.dataset, job.method))
+            budget = job.value(f"tuned.{name}.tuning")
+            if not isinstance(budget, dict):
+                rows.append([dataset_title(job.dataset), job.method, "", "", "", "", NOT_TUNED_HERE])
+                continue
+            rows.append(
+                [
+                    dataset_title(job.dataset),
+                    job.method,
+                    ", ".join(budget.get("searched") or []),
+                    f"{budget.get('trials')} ({budget.get('completed')})",
+                    _hours(budget.get("wall_time_s")),
+                    f"{budget.get('monitor')} = {float(budget.get('best_value', math.nan)):.4f}",
+                    f"`{budget.get('sweep')}`",
+                ]
+            )
         return header, rows
 
     def cost_table(self) -> tuple[list[str], list[list[str]]]:
@@ -479,6 +520,20 @@ def _bold_best(grid: list[list[Cell | None]], along_rows: bool) -> list[list[str
                 r, c = (i, j) if along_rows else (j, i)
                 text[r][c] = f"**{text[r][c]}**"
     return text
+
+
+NOT_TUNED_HERE = (
+    "no tuning record for this dataset: ML-100k's values (chosen by the grid conf/hparams/<method>.yaml)"
+)
+
+
+def _hours(seconds: Any) -> str:
+    """Summed trial time, ``1.5 h`` or ``12 min``."""
+    try:
+        value = float(seconds)
+    except (TypeError, ValueError):
+        return "?"
+    return f"{value / 3600:.1f} h" if value >= 3600 else f"{value / 60:.0f} min"
 
 
 SIGNIFICANCE_LEGEND = (

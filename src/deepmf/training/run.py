@@ -34,6 +34,7 @@ from deepmf.training.module import OPTIMIZERS, RecommenderModule
 from deepmf.training.pretrain import train_components
 from deepmf.training.rerun import check_rerun
 from deepmf.training.resume import DATASET_KEY, TrainingSettings, check_resume, training_settings
+from deepmf.training.tuned import check_tuned_config
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,7 @@ def check_config(cfg: DictConfig) -> None:
     missing = sorted(OmegaConf.missing_keys(cfg))
     if missing:
         raise ConfigError(f"{', '.join(missing)} must be given (no default), e.g. {missing[0]}=<value>")
+    check_tuned_config(cfg)
     check_model_config(cfg.model)
     check_data_config(cfg.data)
     check_loss_config(cfg.loss)
