@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import shutil
 
@@ -161,3 +162,66 @@ def test_compiled_step_is_one_graph_without_recompilation_and_equals_todays(data
         assert_same_training(data, "dense", compiled=True)  # STEPS calls, the last one padded
     assert counters["stats"]["unique_graphs"] == 1
     assert not counters["graph_break"], dict(counters["graph_break"])
+
+
+class FakeGraph:
+    """Stands in for ``torch.cuda.CUDAGraph`` on the CPU: capture records the body, replay runs it."""
+
+    capturing: FakeGraph | None = None
+    captures = 0
+
+    def __init__(self) -> None:
+        self.recorded = None
+
+    def replay(self) -> None:
+        self.recorded()
+
+
+class FakeCapture:
+    def __init__(self, graph: FakeGraph) -> None:
+        self.graph = graph
+
+    def __enter__(self) -> None:
+        FakeGraph.capturing = self.graph
+        FakeGraph.captures += 1
+
+    def __exit__(self, *exc) -> None:
+        FakeGraph.capturing = None
+
+
+class FakeStream:
+    def wait_stream(self, other) -> None:
+        pass
+
+
+def test_cuda_graph_step_runs_each_batch_once_in_order(monkeypatch):
+    """The capture logic of CudaGraphStep (CUDA only) with stand-ins for the CUDA calls: warm-up steps run
+    eagerly, the next call captures (running nothing) and replays, later calls only replay, and every
+    call trains on its own batch, copied into the same input buffers."""
+    from deepmf.training import fast_step
+
+    monkeypatch.setattr(torch.cuda, "CUDAGraph", FakeGraph)
+    monkeypatch.setattr(torch.cuda, "graph", FakeCapture)
+    monkeypatch.setattr(torch.cuda, "Stream", FakeStream)
+    monkeypatch.setattr(torch.cuda, "current_stream", FakeStream)
+    monkeypatch.setattr(torch.cuda, "stream", lambda stream: contextlib.nullcontext())
+    FakeGraph.captures = 0
+    seen: list[list[int]] = []
+    buffers: set[int] = set()
+
+    def body(users: torch.Tensor, items: torch.Tensor) -> None:
+        def run() -> None:
+            seen.append(users.tolist())
+            buffers.add(users.data_ptr())
+
+        if FakeGraph.capturing is not None:
+            FakeGraph.capturing.recorded = run  # a capture records the kernels, runs none
+        else:
+            run()
+
+    step = fast_step.CudaGraphStep(body, warmup_steps=2)
+    batches = [torch.tensor([k, k + 1]) for k in range(0, 12, 2)]
+    for batch in batches:
+        step(batch, batch + 100)
+    assert seen == [batch.tolist() for batch in batches]
+    assert FakeGraph.captures == 1 and len(buffers) == 1
