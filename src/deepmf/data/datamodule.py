@@ -22,6 +22,7 @@ from deepmf.data.interactions import drop_duplicate_pairs, drop_sparse_users, to
 from deepmf.data.matrix import SparseRows, rating_matrix
 from deepmf.data.raw import RawRatings, check_rating_scale
 from deepmf.data.split import SPLIT_VERSION, LeaveOneOutSplit, leave_one_out
+from deepmf.data.static_batches import StaticTrainBatches
 from deepmf.errors import ConfigError, DataError
 from deepmf.io import locked
 
@@ -132,6 +133,8 @@ class InteractionDataModule(pl.LightningDataModule):
         #: Set by the run for models fitted without gradients (closed form, ALS): every epoch is then
         #: one batch of all training positives instead of thousands of sampled-pair batches.
         self.full_batch = False
+        #: Set by the run on the fast path (``fast_path``): each loader item is that many fixed-shape steps.
+        self.steps_per_call: int | None = None
 
     # --- what subclasses provide -------------------------------------------------------------------
 
@@ -314,9 +317,15 @@ class InteractionDataModule(pl.LightningDataModule):
         arrays = (split.train_users, split.train_items, split.train_ratings.astype(np.float32))
         return self._on_device("full_batch", lambda d: FullBatch(*(torch.as_tensor(a).to(d) for a in arrays)))
 
-    def train_dataloader(self) -> TrainBatches | FullBatch:
+    def train_dataloader(self) -> TrainBatches | StaticTrainBatches | FullBatch:
         if self.full_batch:
             return self.full_batch_dataloader()
+        if self.steps_per_call is not None:
+            return StaticTrainBatches(self.pair_batches(), self.steps_per_call)
+        return self.pair_batches()
+
+    def pair_batches(self) -> TrainBatches:
+        """The training pairs of each epoch in batches of ``batch_size`` (built once per device)."""
         split = self._require_split()
 
         def build(device: torch.device) -> TrainBatches:
