@@ -33,9 +33,13 @@ class PointwiseLoss:
             return ratings / self.max_rating
         return (ratings > 0).to(ratings.dtype)
 
-    def __call__(self, scores: torch.Tensor, ratings: torch.Tensor) -> torch.Tensor:
+    def per_pair(self, scores: torch.Tensor, ratings: torch.Tensor) -> torch.Tensor:
+        """The cross entropy of each pair (what ``__call__`` averages)."""
         target = self.targets(ratings)
-        return -(target * torch.log(scores) + (1 - target) * torch.log1p(-scores)).mean()
+        return -(target * torch.log(scores) + (1 - target) * torch.log1p(-scores))
+
+    def __call__(self, scores: torch.Tensor, ratings: torch.Tensor) -> torch.Tensor:
+        return self.per_pair(scores, ratings).mean()
 
 
 def check_loss_config(config: Any) -> None:

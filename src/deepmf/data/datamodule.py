@@ -7,11 +7,12 @@ import json
 import logging
 from abc import abstractmethod
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pytorch_lightning as pl
 import torch
 
@@ -21,6 +22,7 @@ from deepmf.data.interactions import drop_duplicate_pairs, drop_sparse_users, to
 from deepmf.data.matrix import SparseRows, rating_matrix
 from deepmf.data.raw import RawRatings, check_rating_scale
 from deepmf.data.split import SPLIT_VERSION, LeaveOneOutSplit, leave_one_out
+from deepmf.data.static_batches import StaticTrainBatches
 from deepmf.errors import ConfigError, DataError
 from deepmf.io import locked
 
@@ -41,6 +43,7 @@ class DatasetInfo:
     items: int
     ratings: int
     notes: tuple[str, ...] = ()
+    policy: dict[str, int] = field(default_factory=dict)  # what the data policies changed (POLICY_COUNTS)
 
     @property
     def density(self) -> float:
@@ -56,6 +59,7 @@ class DatasetInfo:
             "ratings": self.ratings,
             "density": round(self.density, 6),
             "notes": list(self.notes),
+            "policy": dict(self.policy),
         }
 
 
@@ -129,6 +133,8 @@ class InteractionDataModule(pl.LightningDataModule):
         #: Set by the run for models fitted without gradients (closed form, ALS): every epoch is then
         #: one batch of all training positives instead of thousands of sampled-pair batches.
         self.full_batch = False
+        #: Set by the run on the fast path (``fast_path``): each loader item is that many fixed-shape steps.
+        self.steps_per_call: int | None = None
 
     # --- what subclasses provide -------------------------------------------------------------------
 
@@ -188,6 +194,7 @@ class InteractionDataModule(pl.LightningDataModule):
             items=split.n_items,
             ratings=n_ratings,
             notes=self.describe(Path(source), sha256, split),
+            policy=split.policy,
         )
         for note in self.info.notes:
             log.warning("%s: %s", self.name, note)
@@ -195,12 +202,21 @@ class InteractionDataModule(pl.LightningDataModule):
     def _build_split(self, source: str) -> LeaveOneOutSplit:
         raw = self.load_raw()
         check_rating_scale(raw, self.rating_scale)
-        raw = self.filter(drop_duplicate_pairs(raw))
-        raw = drop_sparse_users(raw, 3 if self.validation else 2)
+        unique = drop_duplicate_pairs(raw)
+        filtered = self.filter(unique)
+        kept = drop_sparse_users(filtered, 3 if self.validation else 2)
+        policy = {
+            "duplicates_dropped": len(raw) - len(unique),
+            "filtered_out": len(unique) - len(filtered),
+            "sparse_users_dropped": len(pd.unique(filtered.users)) - len(pd.unique(kept.users)),
+            "sparse_user_ratings_dropped": len(filtered) - len(kept),
+        }
         try:
-            return leave_one_out(to_interactions(raw), self.validation, self.eval_negatives, self.split_seed)
+            data = to_interactions(kept)
+            split = leave_one_out(data, self.validation, self.eval_negatives, self.split_seed)
         except DataError as exc:
             raise DataError(f"{source}: {exc}") from exc
+        return replace(split, policy=policy)
 
     def _cached_split(self, source: str, cache: Path) -> LeaveOneOutSplit:
         """The split from ``cache``, built and saved there first if no job has yet.
@@ -301,9 +317,15 @@ class InteractionDataModule(pl.LightningDataModule):
         arrays = (split.train_users, split.train_items, split.train_ratings.astype(np.float32))
         return self._on_device("full_batch", lambda d: FullBatch(*(torch.as_tensor(a).to(d) for a in arrays)))
 
-    def train_dataloader(self) -> TrainBatches | FullBatch:
+    def train_dataloader(self) -> TrainBatches | StaticTrainBatches | FullBatch:
         if self.full_batch:
             return self.full_batch_dataloader()
+        if self.steps_per_call is not None:
+            return StaticTrainBatches(self.pair_batches(), self.steps_per_call)
+        return self.pair_batches()
+
+    def pair_batches(self) -> TrainBatches:
+        """The training pairs of each epoch in batches of ``batch_size`` (built once per device)."""
         split = self._require_split()
 
         def build(device: torch.device) -> TrainBatches:

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from deepmf.data.interactions import POLICY_COUNTS
 from deepmf.evaluation.per_user import FILENAME as PER_USER_FILE
 from deepmf.io import write_atomic
 from deepmf.report.collect import name_datasets, with_components
@@ -446,6 +447,7 @@ def summarize(jobs: list[Job], layout: Layout) -> pd.DataFrame:
             factor = job.value(layout.factor)
             factor = "?" if factor is None else factor
         metrics = job.metrics
+        policy = (job.record.get("dataset") or {}).get("policy") or {}
         rows.append(
             {
                 "job": str(job.path),
@@ -461,6 +463,7 @@ def summarize(jobs: list[Job], layout: Layout) -> pd.DataFrame:
                 "seconds_per_epoch": job.record.get("seconds_per_epoch"),
                 "wall_time_s": job.record.get("wall_time_s"),
                 **{m: metrics.get(m) for m in METRIC_COLUMNS},
+                **{key: policy.get(key) for key in POLICY_COUNTS},
                 "configuration": configuration,
                 "overrides": " ".join(job.overrides),
                 "error": _one_line(job.record.get("error", "")),
@@ -471,8 +474,8 @@ def summarize(jobs: list[Job], layout: Layout) -> pd.DataFrame:
 
 _SUMMARY_COLUMNS = [
     "job", "status", "dataset", "factor", "method", "seed", "max_epochs", "eval_negatives", "best_epoch",
-    "epochs_trained", "seconds_per_epoch", "wall_time_s", *METRIC_COLUMNS, "configuration", "overrides",
-    "error",
+    "epochs_trained", "seconds_per_epoch", "wall_time_s", *METRIC_COLUMNS, *POLICY_COUNTS, "configuration",
+    "overrides", "error",
 ]  # fmt: skip
 
 

@@ -211,6 +211,7 @@ def _gain(report: Report, dataset: str, ours: str, base: str) -> str:
 
 
 def _best(report: Report, dataset: str) -> str:
+    """The factor with the highest mean NDCG@10 (the first of equals, in the table's order)."""
     scored = [(c.mean, f) for f in report.factors if (c := report.cell(dataset, f, NDCG)) and c.n]
     scored = [(m, f) for m, f in scored if math.isfinite(m)]
     return str(max(scored, key=lambda s: s[0])[1]) + " (by NDCG@10)" if scored else "—"

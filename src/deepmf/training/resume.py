@@ -43,6 +43,7 @@ MAY_CHANGE_ON_RESUME = (
     "trainer.enable_model_summary",
     "trainer.enable_progress_bar",
     "trainer.num_sanity_val_steps",
+    "fast_path.",  # how each step is computed (the same model, batches and Adam updates), not what
 )
 #: The checksum of the rating file a run trained on, stored beside the settings.
 DATASET_KEY = "dataset.sha256"
