@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import torch
 
 from deepmf.errors import ConfigError
 from tests.integration.test_train_cli import ROOT, SMALL_DMF, run_train
@@ -62,3 +63,20 @@ def test_train_py_runs_the_fast_path(tmp_path, ml100k_dir, monkeypatch):
     assert record["status"] == "completed"
     assert record["fast_path"]["first_layer"] == "auto" and record["fast_path"]["compile"] == "false"
     assert 0.0 <= record["metrics"]["test/hr@10"] <= 1.0
+
+
+def test_fast_path_resumes_as_if_never_stopped(tmp_path, ml100k_dir):
+    """Its checkpoints are today's (model, Adam moments and step count, global step): a run stopped after
+    epoch 0 and resumed ends where an uninterrupted one does."""
+    fast = ("fast_path.enabled=true", "fast_path.first_layer=dense", "data.batch_size=128")
+    whole = run(ml100k_dir, tmp_path / "whole", *fast, "trainer.max_epochs=2")
+    first = run(ml100k_dir, tmp_path / "part", *fast, "trainer.max_epochs=1")
+    last = tmp_path / "part" / "checkpoints" / "last.ckpt"
+    checkpoint = torch.load(last, weights_only=True)
+    assert checkpoint["global_step"] == checkpoint["optimizer_states"][0]["state"][0]["step"] > 0
+    resumed = run(ml100k_dir, tmp_path / "resumed", *fast, "trainer.max_epochs=2", f"resume={last}")
+    assert first["status"] == resumed["status"] == "completed"
+    assert [row["train/loss"] for row in resumed["history"]] == [
+        row["train/loss"] for row in whole["history"]
+    ]
+    assert resumed["metrics"] == whole["metrics"]

@@ -198,3 +198,24 @@ def test_a_best_factor_claim_is_tested_against_the_runner_up(tmp_path):
     (row,) = claim_rows(aggregate(find_jobs(tmp_path), "table4"))
     assert "best neg. ratio 5" in row[1]
     assert "the claimed 5 is our best; vs runner-up 10" in row[2] and ", significant (Holm p" in row[2]
+
+
+def test_cells_ranked_against_other_candidates_are_not_compared(tmp_path):
+    table2_sweep(tmp_path)
+    # One more method whose runs ranked 50 negatives, not 100: its users' candidates differ.
+    rng = np.random.default_rng(9)
+    sampled = ranks_for(rng.random(USERS) < 0.5, rng)
+    folder = tmp_path / "other"
+    metrics = {
+        "test/hr@10": float(hits(sampled, 10).mean()),
+        "test/ndcg@10": float(gains(sampled, 10).mean()),
+    }
+    config = {"data": {"input": "rating", "neg_ratio": 7, "eval_negatives": 50}}
+    make_run(folder, {"name": "itempop"}, "nce", "ml100k", 0, metrics, report="table2", config=config)
+    save_per_user(folder / FILENAME, {"test": StageRanks(np.arange(USERS), sampled, sampled)}, epoch=0)
+    report = aggregate(find_jobs(tmp_path))
+    tests = report.significance
+    assert tests.comparison("ml100k", "test/hr@10", "ItemPop", "DMF-2-nce") is None
+    assert tests.comparison("ml100k", "test/hr@10", "NeuMF-p", "DMF-2-nce") is not None
+    assert tests.interval("ml100k", "ItemPop", "test/hr@10") is not None  # its own interval still holds
+    assert "not compared, their runs ranked other candidates" in report.markdown()

@@ -71,7 +71,15 @@ class Report:
     @cached_property
     def significance(self) -> Significance:
         """Bootstrap intervals of the cells and paired tests between them (``report.significance``)."""
-        return compute(self.summary, PROTOCOLS)
+        candidates = {
+            str(job.path): (
+                (job.record.get("dataset") or {}).get("sha256"),
+                job.value("data.split_seed"),
+                job.value("data.eval_negatives"),
+            )
+            for job in self.jobs
+        }
+        return compute(self.summary, PROTOCOLS, candidates)
 
     @property
     def failed(self) -> list[Job]:
@@ -385,11 +393,22 @@ class Report:
         return notes
 
     def _without_per_user(self) -> list[str]:
-        """Name the cells whose runs saved no per_user.npz (older runs): no interval, no test."""
-        if self.layout.statistics or not self.significance.without_per_user:
+        """Name the cells whose runs saved no per_user.npz (older runs: no interval, no test) and the pairs
+        of cells whose runs ranked other candidates (not compared)."""
+        if self.layout.statistics:
             return []
-        cells = ", ".join(f"({d}, {f})" for d, f in self.significance.without_per_user)
-        return [f"cells with runs that saved no {PER_USER_FILE} have no interval and no test: {cells}"]
+        notes = []
+        if self.significance.without_per_user:
+            cells = ", ".join(f"({d}, {f})" for d, f in self.significance.without_per_user)
+            notes.append(
+                f"cells with runs that saved no {PER_USER_FILE} have no interval and no test: {cells}"
+            )
+        if self.significance.not_paired:
+            pairs = ", ".join(f"{a} and {b} on {d}" for d, a, b in self.significance.not_paired)
+            notes.append(
+                f"not compared, their runs ranked other candidates (data file, split or negatives): {pairs}"
+            )
+        return notes
 
     def _missing_metrics(self) -> list[str]:
         """Name the table's metrics that completed runs did not record (e.g. ``eval.ks`` without 10)."""

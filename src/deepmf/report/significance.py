@@ -163,6 +163,8 @@ class Significance:
     comparisons: dict[tuple[str, str, Any, Any], Comparison] = field(default_factory=dict)
     #: (dataset, factor) cells that have runs without per_user.npz.
     without_per_user: list[tuple[str, Any]] = field(default_factory=list)
+    #: (dataset, a, b) pairs not compared: their runs ranked other candidates (data file, split, negatives).
+    not_paired: list[tuple[str, Any, Any]] = field(default_factory=list)
 
     def interval(self, dataset: str, factor: Any, metric: str) -> tuple[float, float] | None:
         return self.intervals.get((dataset, factor, metric))
@@ -204,21 +206,30 @@ class Significance:
         return pd.DataFrame(rows, columns=columns).rename(columns={"a": "method_a", "b": "method_b"})
 
 
-def compute(summary: pd.DataFrame, protocols: dict[str, tuple[str, ...]], seed: int = 0) -> Significance:
+def compute(
+    summary: pd.DataFrame,
+    protocols: dict[str, tuple[str, ...]],
+    candidates: dict[str, Any] | None = None,
+    seed: int = 0,
+) -> Significance:
     """Intervals and Holm-corrected tests for the cells of ``summary`` (the report's one row per job).
 
     ``protocols`` maps a protocol to its table's metrics (``layouts.PROTOCOLS``): each protocol's
-    comparisons are one family for Holm's correction.
+    comparisons are one family for Holm's correction. ``candidates`` maps a job (summary's ``job``) to what
+    decides the users' held-out items and candidates (data file, split seed, negatives): two cells are
+    paired only when all their runs agree on it.
     """
     result = Significance()
     done = summary[summary["status"] == "completed"]
     cells: dict[tuple[str, Any], list[PerUser]] = {}
+    settings: dict[tuple[str, Any], set[Any]] = {}
     for (dataset, factor), rows in done.groupby(["dataset", "factor"], sort=False):
         loaded = [_load(Path(job)) for job in rows["job"]]
         if any(record is None for record in loaded):
             result.without_per_user.append((dataset, factor))
             continue
         cells[(dataset, factor)] = [record for record in loaded if record is not None]
+        settings[(dataset, factor)] = {(candidates or {}).get(job) for job in rows["job"]}
     for protocol, metrics in protocols.items():
         family: list[Comparison] = []
         for metric in metrics:
@@ -226,8 +237,14 @@ def compute(summary: pd.DataFrame, protocols: dict[str, tuple[str, ...]], seed: 
             for (dataset, factor), s in scores.items():
                 result.intervals[(dataset, factor, metric)] = bootstrap_interval(s.scores, seed)
             for (key_a, a), (key_b, b) in itertools.combinations(scores.items(), 2):
-                if key_a[0] == key_b[0]:
-                    family.append(_compare(key_a[0], protocol, metric, key_a[1], key_b[1], a, b, seed))
+                if key_a[0] != key_b[0]:
+                    continue
+                if len(settings[key_a] | settings[key_b]) > 1:
+                    pair = (key_a[0], key_a[1], key_b[1])
+                    if pair not in result.not_paired:
+                        result.not_paired.append(pair)
+                    continue
+                family.append(_compare(key_a[0], protocol, metric, key_a[1], key_b[1], a, b, seed))
         for comparison, p_holm in zip(family, holm([c.p for c in family])):
             key = (comparison.dataset, comparison.metric, comparison.a, comparison.b)
             result.comparisons[key] = Comparison(**asdict(comparison) | {"p_holm": p_holm})

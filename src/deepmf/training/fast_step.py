@@ -109,6 +109,12 @@ class FastStep:
         self.compiled = compiled
         body: StepBody = self.body
         if compiled:
+            if not hasattr(torch._dynamo.config, "trace_autograd_ops"):
+                raise ConfigError(
+                    f"fast_path.compile=true compiles the backward inside the step, which needs Dynamo's "
+                    f"trace_autograd_ops (not in torch {torch.__version__}); use fast_path.compile=false "
+                    "or cuda_graph"
+                )
             body = torch.compile(self.body, fullgraph=True)
         self._run: StepBody = CudaGraphStep(body) if cuda_graph else body
 
