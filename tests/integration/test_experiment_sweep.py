@@ -73,7 +73,11 @@ def run_table4_sweep(tmp_path: Path, data_dir: Path, logger: str) -> tuple[Path,
             runs = [r for r in done.values() if r["config"]["data"]["neg_ratio"] == ratio]
             assert len(runs) == 2
             for cell, metric in zip(row[1:], (hr, ndcg)):
-                assert cell.strip("*") == expected_cell([r["metrics"][metric] for r in runs], jobs=3)
+                # The cell, then the bootstrap interval over users of its completed runs (per_user.npz).
+                value, interval = cell.split(" [", 1)
+                assert value.strip("*") == expected_cell([r["metrics"][metric] for r in runs], jobs=3)
+                low, high = (float(x) for x in interval.split("]")[0].split(", "))
+                assert low <= high
     failed_rows = tables["Failed"][1:]
     assert sorted(row[0] for row in failed_rows) == sorted(failed)
     assert all("seed=oops" in row[1] for row in failed_rows)

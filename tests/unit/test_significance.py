@@ -219,3 +219,30 @@ def test_cells_ranked_against_other_candidates_are_not_compared(tmp_path):
     assert tests.comparison("ml100k", "test/hr@10", "NeuMF-p", "DMF-2-nce") is not None
     assert tests.interval("ml100k", "ItemPop", "test/hr@10") is not None  # its own interval still holds
     assert "not compared, their runs ranked other candidates" in report.markdown()
+
+
+def test_a_method_identical_to_the_best_on_every_user_gets_p_one_and_the_marker(tmp_path):
+    table2_sweep(tmp_path)
+    # DMF-2-nce's runs in table2_sweep are folders 1 (seed 0) and 4 (seed 1).
+    best = {
+        seed: np.load(tmp_path / str(index) / FILENAME)["test_sampled"] for seed, index in ((0, 1), (1, 4))
+    }
+    binary = {"data": {"input": "binary", "neg_ratio": 7, "eval_negatives": 100}}
+    for seed in (0, 1):
+        folder = tmp_path / f"binary{seed}"
+        ranks = best[seed]
+        metrics = {
+            "test/hr@10": float(hits(ranks, 10).mean()),
+            "test/ndcg@10": float(gains(ranks, 10).mean()),
+        }
+        make_run(folder, *DMF, "ml100k", seed, metrics, report="table2", config=binary)
+        save_per_user(folder / FILENAME, {"test": StageRanks(np.arange(USERS), ranks, ranks * 10)}, epoch=0)
+    report = aggregate(find_jobs(tmp_path))
+    same = report.significance.comparison("ml100k", "test/ndcg@10", "DMF-2-nce (binary Y)", "DMF-2-nce")
+    assert same.p == 1.0 and same.p_holm == 1.0 and same.difference == 0.0
+    assert same.difference_low == same.difference_high == 0.0  # an interval around 0, of width 0
+    header, rows = report.table("sampled")
+    cells = dict(zip(header, rows[1]))  # ML100k NDCG@10
+    # Tied for best: both bold; the first in Table 2's order is the best, the other gets the marker.
+    assert cells["DMF-2-nce"].startswith("**") and cells["DMF-2-nce (binary Y)"].startswith("**")
+    assert cells["DMF-2-nce (binary Y)"].endswith(INDISTINGUISHABLE)

@@ -93,6 +93,8 @@ def main(argv: list[str] | None = None) -> int:
     print(plan.describe() + "\n", flush=True)
     if options.plan_only:
         return 0
+    if profile.search_path:  # the sweeps' hydra.searchpath: a folder Hydra can read before tuning fills it
+        profile.tuned_root.mkdir(parents=True, exist_ok=True)
     failed = run_all(plan, profile)
     write_document(plan, options)
     return 1 if failed else 0

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import statistics
+import warnings
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -101,7 +102,9 @@ def build_plan(
 ) -> Plan:
     """Compose every sweep and job before anything runs: a bad override fails here, naming the sweep."""
     sweeps, parallel = [], 1
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"), warnings.catch_warnings():
+        # The profile's tuned-values folder (hydra.searchpath) may not exist before its tuning has run.
+        warnings.filterwarnings("ignore", message=r"provider=hydra\.searchpath .* is not available")
         for dataset in datasets:
             measured = Measurements.under(profile.root / dataset)
             for entry in entries:
