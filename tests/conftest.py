@@ -7,6 +7,11 @@ import pytest
 
 from tests.synthetic import write_ml100k
 
+# Subprocesses (``python train.py ...``) import this checkout's src/ as the tests do (pyproject's
+# pythonpath), not another checkout installed editable in the environment.
+SRC = Path(__file__).resolve().parents[1] / "src"
+os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(SRC), os.environ.get("PYTHONPATH")]))
+
 # Tests never talk to a W&B server.
 os.environ.setdefault("WANDB_MODE", "offline")
 os.environ.setdefault("WANDB_SILENT", "true")

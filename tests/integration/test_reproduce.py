@@ -13,7 +13,7 @@ from pathlib import Path
 from deepmf.report.refresh import sections_by_marker
 from tests.integration.test_train_cli import ROOT
 
-PLAN_ROW = re.compile(r"^\| (\w+) \((\w+)\) \| (\d+) \| [\d:]+ \| (\S+) \| (\d+) \|$", re.MULTILINE)
+PLAN_ROW = re.compile(r"^\| ([\w/]+) \((\w+)\) \| (\d+) \| [\d:]+ \| (\S+) \| (\d+) \|$", re.MULTILINE)
 
 
 def reproduce(tmp_path: Path, data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -31,10 +31,13 @@ def records(folder: Path) -> list[dict]:
 
 
 def table_rows(section: str, heading: str) -> dict[str, list[str]]:
-    """The rows (first cell -> other cells) of the table under the ``#### <heading>...`` heading."""
+    """The rows (first cell -> other cells) of the table under the ``#### <heading>...`` heading; each cell's
+    value without its bold, bootstrap interval or significance marker."""
     lines = section.split(f"#### {heading}", 1)[1].split("####", 1)[0].splitlines()
     rows = [
-        [c.strip().strip("*") for c in line.strip("|").split("|")] for line in lines if line.startswith("|")
+        [c.split(" [")[0].strip().strip("*") for c in line.strip("|").split("|")]
+        for line in lines
+        if line.startswith("|")
     ]
     return {row[0]: row[1:] for row in rows[2:]}  # header and |---| rows dropped
 
@@ -47,7 +50,7 @@ def test_whole_paper_tiny_profile_writes_the_jobs_numbers(tmp_path, ml100k_dir):
     rows = PLAN_ROW.findall(result.stdout)
     planned = {name: (int(jobs), Path(folder)) for name, _, jobs, folder, _ in rows}
     assert all(done == "0" for *_, done in rows)
-    assert set(planned) == {"table1", "table2", "table3", "table4", "table5", "figure2", "runs"}
+    assert set(planned) == {"tuning/dmf", "table1", "table2", "table3", "table4", "table5", "figure2", "runs"}
     for name, (jobs, folder) in planned.items():
         found = records(folder)
         assert len(found) == jobs, name

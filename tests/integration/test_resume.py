@@ -16,6 +16,8 @@ import pytest
 import torch
 
 from deepmf.errors import ConfigError
+from deepmf.evaluation.per_user import FILENAME as PER_USER_FILE
+from deepmf.evaluation.per_user import load_per_user
 from deepmf.training.module import RecommenderModule
 from tests.runs import evaluate_checkpoint, run
 from tests.synthetic import write_ml100k
@@ -163,6 +165,13 @@ def test_killed_run_resumes_to_the_same_test_metrics(data_dir, uninterrupted, mo
     # Checkpoints continue beside last.ckpt, where the restored best score applies: still one best.
     assert Path(resumed["best_checkpoint"]).parent == last.parent.resolve()
     assert len(list(last.parent.glob("best-*.ckpt"))) == 1
+    # The best epoch (0) was trained before the kill: its per-user validation ranks came back with the
+    # checkpoint, so per_user.npz is the uninterrupted run's.
+    full, again = (load_per_user(data_dir.parent / name / PER_USER_FILE) for name in ("full", "resumed"))
+    assert again.epoch == full.epoch == resumed["best_epoch"] and set(again.stages) == {"val", "test"}
+    for stage in ("val", "test"):
+        assert again.stages[stage].sampled.tolist() == full.stages[stage].sampled.tolist()
+        assert again.stages[stage].full.tolist() == full.stages[stage].full.tolist()
 
 
 def test_a_run_killed_with_w1_in_blocks_resumes_with_other_blocks(data_dir, monkeypatch):

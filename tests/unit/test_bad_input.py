@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import logging
+import os
 import re
 import zipfile
 from pathlib import Path
@@ -11,9 +12,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from deepmf.data import download
 from deepmf.data.download import Checksum, RemoteArchive, download_archive, locate, safe_extract, sha256_of
+from deepmf.data.fields import AMAZON_FIELDS, CSV_FIELDS, MOVIELENS_FIELDS
 from deepmf.data.interactions import drop_duplicate_pairs, drop_sparse_users
 from deepmf.data.movielens import MovieLens100K
+from deepmf.data.ncf import read_ncf_negatives, read_ncf_ratings
 from deepmf.data.raw import parse_ratings
 from deepmf.errors import DataError
 
@@ -41,6 +45,28 @@ def test_missing_file(tmp_path):
         locate(tmp_path / "nope.data", None, ["ml-100k/u.data"], None)
     with pytest.raises(DataError, match=r"none of \['ml-100k/u.data'\] found under .*DEEPMF_DATA_DIR"):
         locate(None, tmp_path, ["ml-100k/u.data"], None)
+
+
+def test_a_folder_or_unreadable_file_is_named_as_such_and_never_downloaded_over(tmp_path, monkeypatch):
+    folder = tmp_path / "data" / "ml-100k" / "u.data"
+    folder.mkdir(parents=True)
+
+    def no_download(*args: object) -> None:
+        raise AssertionError("downloaded although something is there")
+
+    monkeypatch.setattr(download, "download_archive", no_download)
+    expected = f"{folder}: is a folder, not a file"
+    with pytest.raises(DataError) as info:
+        locate(None, tmp_path / "data", ["ml-100k/u.data"], remote(tmp_path / "x.zip", "0" * 64, "0" * 64))
+    assert str(info.value) == expected
+    with pytest.raises(DataError) as info:
+        locate(folder, None, ["ml-100k/u.data"], None)
+    assert str(info.value) == f"{expected} (given as data.ratings_path)"
+    assert parse_error(folder) == expected
+    if os.geteuid() != 0:  # root reads any file
+        unreadable = write(tmp_path, GOOD)
+        unreadable.chmod(0)
+        assert parse_error(unreadable) == f"{unreadable}: exists but cannot be read (permission denied)"
 
 
 @pytest.mark.parametrize("text", ["", "\n\n  \n"])
@@ -174,13 +200,13 @@ def test_an_unannounced_header_line_gets_a_hint(tmp_path):
 
 def test_a_field_of_spaces_is_empty(tmp_path):
     path = write(tmp_path, "u1,i1,4\nu1,  ,4\n", "ratings.csv")
-    message = parse_error(path, ",", columns=("user", "item", "rating"), numeric_ids=False)
+    message = parse_error(path, ",", columns=("user", "item", "rating"), fields=CSV_FIELDS)
     assert message == f"{path}, line 2: field 'item' is empty"
 
 
 def test_string_ids_ignore_spaces_around_them(tmp_path):
     path = write(tmp_path, "u1, i1, 5\nu1,i2,4\nu2 ,i1,3\n", "ratings.csv")
-    raw = parse_ratings(path, ",", ("user", "item", "rating"), numeric_ids=False)
+    raw = parse_ratings(path, ",", ("user", "item", "rating"), fields=CSV_FIELDS)
     assert raw.users.tolist() == ["u1", "u1", "u2"] and raw.items.tolist() == ["i1", "i2", "i1"]
 
 
@@ -192,6 +218,114 @@ def test_stray_quote_does_not_swallow_lines(tmp_path):
 def test_kept_rows_remember_their_lines(tmp_path):
     raw = parse_ratings(write(tmp_path, "\n" + GOOD), "\t")
     assert raw.lines.tolist() == [2, 3, 4]
+
+
+# --- values a field's type cannot hold exactly, or its format rules out (deepmf.data.fields) ----------
+
+NO_INT64 = "does not fit a 64-bit integer (int64)"
+NOT_FLOAT32 = "is not held exactly by a 32-bit float"
+NCF_RANGE = "must be in [0, 2147483647] (NCF ids are 0-based row numbers of the embedding tables)"
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        # int64 ids and timestamps: never wrapped, rounded through float64 or cast with a NumPy warning.
+        ("9223372036854775808\t10\t5\t100", f"user '9223372036854775808' {NO_INT64}"),
+        ("1\t-9223372036854775809\t5\t100", f"item '-9223372036854775809' {NO_INT64}"),
+        ("1\t10\t5\t123456789012345678901", f"timestamp '123456789012345678901' {NO_INT64}"),
+        ("1\t10\t5\t1e3", "timestamp '1e3' is not an integer (timestamps are integers that order a user's "
+         "ratings, e.g. Unix seconds)"),
+        ("1\t1e3\t5\t100", "item '1e3' is not an integer"),
+        # float32 ratings: nothing that float32 would round, overflow or flush to zero.
+        ("1\t10\t1e39\t100", "rating '1e39' does not fit a 32-bit float (float32)"),
+        ("1\t10\t3.0000001\t100", f"rating '3.0000001' {NOT_FLOAT32} (it would read as 3.0)"),
+        ("1\t10\t16777217\t100", f"rating '16777217' {NOT_FLOAT32} (it would read as 16777216.0)"),
+        ("1\t10\t1e-50\t100", f"rating '1e-50' {NOT_FLOAT32} (it would read as 0.0)"),
+    ],
+)  # fmt: skip
+def test_values_that_do_not_fit_their_type_are_refused(tmp_path, line, message):
+    path = write(tmp_path, GOOD + line + "\n")
+    assert parse_error(path) == f"{path}, line 4: {message}"
+
+
+def test_whole_numbers_with_a_zero_fraction_are_read_exactly(tmp_path):
+    path = write(tmp_path, "9007199254740993\t10.0\t3.3\t100.00\n1\t11\t4.5\t-5\n")  # 2^53 + 1
+    raw = parse_ratings(path, "\t")
+    assert raw.users.tolist() == [9007199254740993, 1] and raw.items.tolist() == [10, 11]
+    assert raw.timestamps.tolist() == [100, -5] and raw.ratings.tolist() == [np.float32(3.3), 4.5]
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("0\t10\t5\t100", "user '0' must be >= 1 (MovieLens ids start at 1)"),
+        ("1\t-4\t5\t100", "item '-4' must be >= 1 (MovieLens ids start at 1)"),
+        ("1\t10\t5\t-100", "timestamp '-100' must be >= 0 (Unix seconds)"),
+    ],
+)
+def test_movielens_rules_out_what_its_readme_does(tmp_path, line, message):
+    path = write(tmp_path, GOOD + line + "\n")
+    assert parse_error(path, fields=MOVIELENS_FIELDS) == f"{path}, line 4: {message}"
+    assert len(parse_ratings(path, "\t")) == 4  # the generic integer rules allow it
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("A1,B0001,5.0,1388534400.5", "timestamp '1388534400.5' is not an integer (timestamps are integers "
+         "that order a user's ratings, e.g. Unix seconds)"),
+        ("A1,B0001,5.0,-1", "timestamp '-1' must be >= 0 (Unix seconds)"),
+        ("A1,B0001,5e40,1388534400", "rating '5e40' does not fit a 32-bit float (float32)"),
+    ],
+)  # fmt: skip
+def test_amazon_csv_rules(tmp_path, line, message):
+    path = write(tmp_path, "A1,B0002,4.0,1388534400\n" + line + "\n", "ratings.csv")
+    assert parse_error(path, ",", fields=AMAZON_FIELDS) == f"{path}, line 2: {message}"
+
+
+def test_csv_string_ids_are_kept_as_written_and_timestamps_may_be_negative(tmp_path):
+    path = write(tmp_path, "007,1e3,5,-20\n7,1000,4,99999999999\n", "ratings.csv")
+    raw = parse_ratings(path, ",", fields=CSV_FIELDS)
+    assert raw.users.tolist() == ["007", "7"] and raw.items.tolist() == ["1e3", "1000"]
+    assert raw.timestamps.tolist() == [-20, 99999999999]
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("-1\t3\t5", f"user '-1' {NCF_RANGE}"),
+        ("1\t2147483648\t5", f"item '2147483648' {NCF_RANGE}"),
+    ],
+)  # fmt: skip
+def test_ncf_ids_index_the_embedding_tables(tmp_path, line, message):
+    path = write(tmp_path, "0\t1\t5\n" + line + "\n", "toy.train.rating")
+    with pytest.raises(DataError) as info:
+        read_ncf_ratings(path)
+    assert str(info.value) == f"{path}, line 2: {message}"
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("(1,2)\t3\t-4", "a negative item id: id '-4' must be in [0, 2147483647]"),
+        ("(1,2)\t3\t99999999999999999999", f"a negative item id: id '99999999999999999999' {NO_INT64}"),
+        ("(1,2)\t3\t4.5", "a negative item id: id '4.5' is not an integer"),
+        ("(1,x)\t3", "the '(user,item)' pair: id 'x' is not an integer"),
+    ],
+)  # fmt: skip
+def test_ncf_negative_ids_are_read_by_the_same_rule(tmp_path, line, message):
+    path = write(tmp_path, "(0,1)\t2\t3\n\n" + line + "\n", "toy.test.negative")
+    with pytest.raises(DataError) as info:
+        read_ncf_negatives(path)
+    assert str(info.value).startswith(f"{path}, line 3: {message}")
+
+
+def test_a_bad_value_is_refused_before_anything_is_cached(tmp_path):
+    path = dense_file(tmp_path, "1\t7\t3\t18446744073709551621\n")  # 2^64 + 5: would wrap to 5
+    with pytest.raises(DataError, match="does not fit a 64-bit integer"):
+        datamodule(path, tmp_path).setup()
+    assert not list((tmp_path / "cache").rglob("*.npz"))
 
 
 # --- ratings outside the dataset's scale (data.rating_scale) -----------------------------------------
@@ -243,6 +377,23 @@ def test_sparse_users_are_dropped_with_a_count(tmp_path, caplog):
     assert f"{path}: dropped 2 users with fewer than 3 ratings (2 ratings)" in caplog.text
     with pytest.raises(DataError, match=rf"{re.escape(str(path))}: no user has 4 or more ratings"):
         drop_sparse_users(parse_ratings(path, "\t"), 4)
+
+
+def test_policy_counts_reach_the_dataset_record_and_survive_the_cache(tmp_path):
+    duplicates = "1\t1\t2\t1\n1\t2\t4\t2\n"  # older copies of two of user 1's ratings
+    sparse = "7\t3\t5\t9\n7\t4\t5\t10\n"  # user 7: 2 ratings, too few to split with validation
+    path = dense_file(tmp_path, duplicates + sparse)
+    expected = {
+        "duplicates_dropped": 2,
+        "filtered_out": 0,
+        "sparse_users_dropped": 1,
+        "sparse_user_ratings_dropped": 2,
+    }
+    for _ in range(2):  # built, then read back from the cache
+        module = datamodule(path, tmp_path)
+        module.setup()
+        assert module.info.as_dict()["policy"] == expected
+    assert len(list((tmp_path / "cache").rglob("*.npz"))) == 1
 
 
 def test_user_with_too_few_items_left_for_evaluation_negatives(tmp_path):

@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from deepmf.data.amazon import AmazonRatings
+from deepmf.data.fields import CSV_FIELDS
 from deepmf.data.filtering import min_count_filter
 from deepmf.data.interactions import drop_duplicate_pairs
 from deepmf.data.raw import parse_ratings
@@ -43,7 +44,7 @@ EXPECTED = {"once": (10, 41, 204), "until_stable": (10, 40, 200)}
 
 @pytest.mark.parametrize("mode", ["once", "until_stable"])
 def test_filter_matches_the_hand_computed_result(tmp_path, mode):
-    raw = drop_duplicate_pairs(parse_ratings(write_amazon_csv(tmp_path / "r.csv"), ",", numeric_ids=False))
+    raw = drop_duplicate_pairs(parse_ratings(write_amazon_csv(tmp_path / "r.csv"), ",", fields=CSV_FIELDS))
     kept = min_count_filter(raw, min_user=20, min_item=5, mode=mode)
     users, items = set(kept.users.tolist()), set(kept.items.tolist())
     assert (len(users), len(items), len(kept)) == EXPECTED[mode]

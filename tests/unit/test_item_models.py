@@ -4,7 +4,7 @@ import torch
 from deepmf.data.matrix import rating_matrix
 from deepmf.models.ease import EASE, ease_weights
 from deepmf.models.fitted import interaction_csr
-from deepmf.models.itemknn import ItemKNN, cosine_neighbours
+from deepmf.models.itemknn import ItemKNN, cosine_neighbours, top_k_per_row
 from deepmf.models.itempop import ItemPop
 
 
@@ -33,6 +33,31 @@ def test_neighbours_are_the_topk_of_the_dense_shrunk_cosine():
         np.testing.assert_allclose(np.sort(weights[j]), expected, rtol=1e-5)
         np.testing.assert_allclose(weights[j], sims[neighbours[j], j], rtol=1e-5)
         assert j not in neighbours[j][weights[j] > 0]
+
+
+def test_neighbour_ties_go_to_the_smaller_item_id():
+    # Item 0 (users 0-3): item 6 (users 0-2) is the most similar; items 1, 3, 5, 7 (users 0-1) tie for
+    # second. Items 2 and 4 (user 9 only) are similar to each other and to nothing else (ties at 0).
+    users_of = {0: [0, 1, 2, 3], 6: [0, 1, 2], 1: [0, 1], 3: [0, 1], 5: [0, 1], 7: [0, 1], 2: [9], 4: [9]}
+    pairs = [(u, i) for i, users in users_of.items() for u in users]
+    users, items = (np.array(column) for column in zip(*pairs))
+    matrix = rating_matrix(users, items, np.ones(len(pairs), np.float32), 10, 8, input="binary")
+    neighbours, weights = cosine_neighbours(interaction_csr(matrix), topk=3, shrink=0.0)
+    assert neighbours[0].tolist() == [6, 1, 3]
+    np.testing.assert_allclose(weights[0], [3 / 12**0.5, 2 / 8**0.5, 2 / 8**0.5], rtol=1e-6)
+    assert neighbours[2].tolist() == [4, 0, 1] and weights[2].tolist() == [1.0, 0.0, 0.0]
+    everyone, _ = cosine_neighbours(interaction_csr(matrix), topk=7, shrink=0.0)
+    assert all(j not in everyone[j] for j in range(8))  # never its own neighbour, even at a 0 tie
+
+
+def test_top_k_per_row_is_a_lexicographic_sort_by_value_then_column():
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        n = int(rng.integers(2, 30))
+        k = int(rng.integers(1, n + 1))
+        values = rng.integers(0, 4, size=(5, n)).astype(np.float32)  # many ties
+        expected = [np.lexsort((np.arange(n), -row))[:k] for row in values]
+        np.testing.assert_array_equal(top_k_per_row(values, k), np.array(expected))
 
 
 def test_itemknn_scores_sum_similarities_of_the_users_items():

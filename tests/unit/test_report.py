@@ -84,6 +84,21 @@ def test_table2_layout_single_runs_and_a_failure(tmp_path):
     assert len(summary) == 8 and (summary["status"] == "failed").sum() == 2
 
 
+def test_summary_shows_what_the_data_policies_changed(tmp_path):
+    policy = dict(duplicates_dropped=3, filtered_out=0, sparse_users_dropped=2, sparse_user_ratings_dropped=4)
+    make_run(tmp_path / "runs" / "0", *DMF, "ml100k", 0, metrics_for(0.5))
+    record_file = tmp_path / "runs" / "0" / "metrics.json"
+    record = json.loads(record_file.read_text())
+    record["dataset"]["policy"] = policy
+    record_file.write_text(json.dumps(record))
+    make_run(tmp_path / "runs" / "1", *DMF, "ml100k", 1, metrics_for(0.5))  # recorded before the counts
+    assert main([str(tmp_path / "runs"), "--out", str(tmp_path / "out")]) == 0
+    summary = pd.read_csv(tmp_path / "out" / "summary.csv").set_index("seed")
+    assert summary.loc[0, list(policy)].tolist() == [3, 0, 2, 4]
+    assert summary[[*policy, "negatives_removed"]].loc[1].isna().all()
+    assert pd.isna(summary.loc[0, "negatives_removed"])  # an NCF-only count
+
+
 def test_table1_statistics(tmp_path):
     for i, (name, users, items, ratings) in enumerate(
         [("ml100k", 943, 1682, 100_000), ("ml1m", 6040, 3706, 7)]

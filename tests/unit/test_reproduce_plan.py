@@ -4,6 +4,7 @@ measured seconds per epoch, and the command's own options (nothing is trained he
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -22,18 +23,21 @@ def plan_for(*extra: str, seeds: str = "0,1,2", profile: str = "paper", only: li
 def test_every_sweep_has_the_jobs_of_its_grid():
     plan = plan_for()
     jobs = {sweep.entry.placeholder: sweep.jobs for sweep in plan.sweeps}
-    # Table 1 has no seeds; the others: their factor's values (8 methods, 2 methods, 10 ratios, 5 factor
-    # counts, 4 depths, the single default run) times 3 seeds, on the one dataset asked for.
+    # DMF's tuning first: its search's 20 trials (the baselines' tuning runs on Amusic only). Table 1 has
+    # no seeds; the others: their factor's values (9 methods, 2 methods, 10 ratios, 5 factor counts,
+    # 4 depths, the single default run) times 3 seeds, on the one dataset asked for.
     assert jobs == {
+        "tuning/dmf": 20,
         "table1": 1,
-        "table2": 24,
+        "table2": 27,
         "table3": 6,
         "table4": 30,
         "table5": 15,
         "figure2": 12,
         "runs": 3,
     }
-    assert plan.jobs == 91 and plan.parallel == 1
+    assert plan.jobs == 114 and plan.parallel == 1
+    assert list(jobs)[0] == "tuning/dmf"  # the tables that read tuned values come after
     assert all(
         sweep.folder == Path("outputs/reproduce/ml100k") / sweep.entry.placeholder for sweep in plan.sweeps
     )
@@ -114,3 +118,48 @@ def test_dry_run_prints_the_plan_and_runs_nothing(tmp_path, capsys):
     assert "| table3 (ml100k) | 2 |" in out and "2 jobs in 1 sweep (0 completed earlier, kept)" in out
     assert not (tmp_path / "sweeps").exists()
     assert main(["data=ml100k", "only=table9", "--dry-run"]) == 2
+
+
+def test_the_tuning_stage_runs_each_search_on_its_datasets_first():
+    entries = select(load_manifest(), ["tuning"])
+    assert {e.placeholder: e.datasets for e in entries} == {
+        "tuning/dmf": ("ml100k", "amusic"),
+        "tuning/itemknn": ("amusic",),
+        "tuning/eals": ("amusic",),
+        "tuning/ease": ("amusic",),
+        "tuning/neumf_p": ("amusic",),
+    }
+    plan = build_plan(entries, load_profile("paper"), ["ml100k", "amusic"], "0,1,2", [])
+    names = [sweep.name for sweep in plan.sweeps]
+    assert names == [
+        "tuning/dmf (ml100k)",
+        *(f"tuning/{m} (amusic)" for m in ("dmf", "itemknn", "eals", "ease", "neumf_p")),
+    ]
+    for sweep in plan.sweeps:
+        # The shared budget's trials for every method, no seeds swept, values written into conf/.
+        assert sweep.jobs == 20 and not any(o.startswith("seed=") for o in sweep.overrides)
+        assert sweep.folder == Path("outputs/reproduce") / sweep.dataset / "tuning" / str(sweep.entry.tune)
+    neumf = plan.sweeps[-1]
+    assert "+hparams/search=neumf" in neumf.overrides
+    assert load_profile("paper").tuned_file("amusic", "neumf_p") == CONF / "hparams/tuned/amusic/neumf_p.yaml"
+
+
+def test_the_smoke_test_profile_tunes_briefly_and_keeps_its_values_apart(tmp_path):
+    profile = replace(load_profile("tiny"), root=tmp_path)
+    plan = build_plan(select(load_manifest(), ["tuning/dmf", "table2"]), profile, ["ml100k"], "0", [])
+    tuning, table2 = plan.sweeps
+    assert tuning.jobs == 2 and "hydra.sweeper.n_trials=2" in tuning.overrides
+    assert "hydra.sweeper.n_trials=2" not in table2.overrides  # a grid has no trials
+    search_path = f"hydra.searchpath=[file://{tmp_path.resolve()}/tuned]"
+    assert search_path in tuning.overrides and search_path in table2.overrides
+    assert profile.tuned_file("ml100k", "dmf") == tmp_path / "tuned" / "hparams/tuned/ml100k/dmf.yaml"
+
+
+def test_a_bad_tuning_entry_names_the_manifest_and_the_key(tmp_path):
+    manifest = tmp_path / "manifest.yaml"
+    manifest.write_text("tuning:\n  dmf: {data: [ml100k]}\nsweeps:\n  table2: {}\n")
+    with pytest.raises(ConfigError, match=r"manifest.yaml: tuning.dmf needs `search`"):
+        load_manifest(manifest)
+    manifest.write_text("tuning:\n  dmf: {search: nope}\nsweeps:\n  table2: {}\n")
+    with pytest.raises(ConfigError, match=r"tuning.dmf.search=nope: no conf/hparams/search/ file"):
+        load_manifest(manifest)

@@ -70,6 +70,8 @@ def test_methods_compose(method):
         pytest.skip(f"model {model} is not on this branch")
     cfg = compose_train(["experiment=table2", f"method={method}"])
     assert cfg.model.name == model
-    if method.startswith("dmf"):
+    if method == "dmf_tuned":  # its values come from conf/hparams/tuned/<data>/dmf.yaml (none here: null)
+        assert cfg.loss.name == "nce" and cfg.tuned_as == "dmf" and cfg.tuned_required
+    elif method.startswith("dmf"):
         assert cfg.model.layers == int(method[3]) and cfg.loss.name == method.split("_")[1]
         assert cfg.data.input == ("binary" if method.endswith("binary") else "rating")

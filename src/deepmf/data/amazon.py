@@ -8,6 +8,7 @@ from typing import Any
 
 from deepmf.data.datamodule import InteractionDataModule
 from deepmf.data.download import Checksum, RemoteFile, locate_or_download
+from deepmf.data.fields import AMAZON_FIELDS, AMUSIC_FIELDS
 from deepmf.data.filtering import check_filter_options, min_count_filter
 from deepmf.data.raw import RawRatings, parse_ratings, read_bytes
 from deepmf.data.split import LeaveOneOutSplit
@@ -47,7 +48,7 @@ class AmazonMusicDMF(InteractionDataModule):
         return locate_or_download(self.ratings_path, self.data_dir, candidates, AMUSIC)
 
     def parse(self, path: Path) -> RawRatings:
-        return parse_ratings(path, sep=" ")
+        return parse_ratings(path, sep=" ", fields=AMUSIC_FIELDS)
 
     def describe(self, path: Path, sha256: str, split: LeaveOneOutSplit) -> tuple[str, ...]:
         if content_sha256(path) == AMUSIC.checksum.hexdigest:  # type: ignore[union-attr]
@@ -103,7 +104,7 @@ class AmazonRatings(InteractionDataModule):
         return locate_or_download(self.ratings_path, self.data_dir, [file, f"{file}.gz"], source)
 
     def parse(self, path: Path) -> RawRatings:
-        return parse_ratings(path, sep=",", numeric_ids=False)
+        return parse_ratings(path, sep=",", fields=AMAZON_FIELDS)
 
     def filter(self, raw: RawRatings) -> RawRatings:
         return min_count_filter(raw, self.min_user, self.min_item, self.filter_mode)

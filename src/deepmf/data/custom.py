@@ -6,7 +6,9 @@ from pathlib import Path
 from typing import Any
 
 from deepmf.data.datamodule import InteractionDataModule
+from deepmf.data.fields import CSV_FIELDS
 from deepmf.data.filtering import check_filter_options, min_count_filter
+from deepmf.data.paths import file_present
 from deepmf.data.raw import RawRatings, parse_ratings
 from deepmf.errors import ConfigError
 
@@ -75,12 +77,12 @@ class CSVInteractions(InteractionDataModule):
 
     def raw_file(self) -> Path:
         path = Path(self.path).expanduser()
-        if not path.is_file():
-            raise ConfigError(f"data.path: {path} is not a file")
+        if not file_present(path, " (given as data.path)"):
+            raise ConfigError(f"data.path: {path}: file not found")
         return path
 
     def parse(self, path: Path) -> RawRatings:
-        return parse_ratings(path, self.delimiter, self.columns, self.header, numeric_ids=False)
+        return parse_ratings(path, self.delimiter, self.columns, self.header, fields=CSV_FIELDS)
 
     def filter(self, raw: RawRatings) -> RawRatings:
         if self.min_user == 0 and self.min_item == 0:

@@ -7,11 +7,12 @@ import json
 import logging
 from abc import abstractmethod
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pytorch_lightning as pl
 import torch
 
@@ -42,6 +43,7 @@ class DatasetInfo:
     items: int
     ratings: int
     notes: tuple[str, ...] = ()
+    policy: dict[str, int] = field(default_factory=dict)  # what the data policies changed (POLICY_COUNTS)
 
     @property
     def density(self) -> float:
@@ -57,6 +59,7 @@ class DatasetInfo:
             "ratings": self.ratings,
             "density": round(self.density, 6),
             "notes": list(self.notes),
+            "policy": dict(self.policy),
         }
 
 
@@ -191,6 +194,7 @@ class InteractionDataModule(pl.LightningDataModule):
             items=split.n_items,
             ratings=n_ratings,
             notes=self.describe(Path(source), sha256, split),
+            policy=split.policy,
         )
         for note in self.info.notes:
             log.warning("%s: %s", self.name, note)
@@ -198,12 +202,21 @@ class InteractionDataModule(pl.LightningDataModule):
     def _build_split(self, source: str) -> LeaveOneOutSplit:
         raw = self.load_raw()
         check_rating_scale(raw, self.rating_scale)
-        raw = self.filter(drop_duplicate_pairs(raw))
-        raw = drop_sparse_users(raw, 3 if self.validation else 2)
+        unique = drop_duplicate_pairs(raw)
+        filtered = self.filter(unique)
+        kept = drop_sparse_users(filtered, 3 if self.validation else 2)
+        policy = {
+            "duplicates_dropped": len(raw) - len(unique),
+            "filtered_out": len(unique) - len(filtered),
+            "sparse_users_dropped": len(pd.unique(filtered.users)) - len(pd.unique(kept.users)),
+            "sparse_user_ratings_dropped": len(filtered) - len(kept),
+        }
         try:
-            return leave_one_out(to_interactions(raw), self.validation, self.eval_negatives, self.split_seed)
+            data = to_interactions(kept)
+            split = leave_one_out(data, self.validation, self.eval_negatives, self.split_seed)
         except DataError as exc:
             raise DataError(f"{source}: {exc}") from exc
+        return replace(split, policy=policy)
 
     def _cached_split(self, source: str, cache: Path) -> LeaveOneOutSplit:
         """The split from ``cache``, built and saved there first if no job has yet.

@@ -1,11 +1,11 @@
-"""Finding raw files under the data directory, or downloading and verifying them."""
+"""Finding raw files under the data directory, or downloading them with pooch and verifying them."""
 
 from __future__ import annotations
 
 import hashlib
-import http.client
 import logging
 import os
+import re
 import shutil
 import tempfile
 import urllib.request
@@ -15,26 +15,32 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
+import pooch
+import requests
+
+from deepmf.data.paths import file_present
 from deepmf.errors import DataError
 from deepmf.io import locked, write_atomic
 
 log = logging.getLogger(__name__)
 
 DATA_DIR_ENV = "DEEPMF_DATA_DIR"
+#: Further attempts after a failed download or one whose digest differs (pooch waits 1 s, then 2 s).
+RETRIES = 2
 
 
 @dataclass(frozen=True)
 class Checksum:
-    """A pinned digest. ``algorithm`` is a hashlib name, or ``git-blob`` (git's sha1 of a blob)."""
+    """A pinned digest: ``algorithm`` is a hashlib name (checked by pooch as it downloads), or ``git-blob``
+    (git's sha1 of a blob, which pooch cannot compute: used for archive members, checked here)."""
 
     algorithm: str
     hexdigest: str
 
     def of(self, path: Path) -> str:
-        if self.algorithm == "git-blob":
-            digest = hashlib.sha1(f"blob {path.stat().st_size}\0".encode())
-        else:
-            digest = hashlib.new(self.algorithm)
+        if self.algorithm != "git-blob":
+            return pooch.file_hash(str(path), alg=self.algorithm)
+        digest = hashlib.sha1(f"blob {path.stat().st_size}\0".encode())
         with open(path, "rb") as handle:
             for block in iter(lambda: handle.read(1 << 20), b""):
                 digest.update(block)
@@ -53,12 +59,51 @@ class RemoteArchive:
     members: dict[str, Checksum] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class RemoteFile:
+    """A single file published at ``url``, saved as ``name`` under the data dir.
+
+    ``checksum`` is None only where no digest of the file has been published: the download is then
+    accepted unverified and its sha256 is logged, never invented.
+    """
+
+    url: str
+    name: str
+    checksum: Checksum | None
+
+
 def sha256_of(path: Path) -> str:
     return Checksum("sha256", "").of(path)
 
 
 def default_data_dir() -> Path:
     return Path(os.environ.get(DATA_DIR_ENV, "data")).expanduser()
+
+
+def fetch(url: str, checksum: Checksum | None, folder: Path, name: str) -> Path:
+    """Download ``url`` to ``folder / name`` with pooch: retried, streamed to a temporary file that is
+    renamed into place only once its digest matches ``checksum`` (else deleted, and the error says so)."""
+    known = f"{checksum.algorithm}:{checksum.hexdigest}" if checksum else None
+    remote = pooch.create(folder, "", registry={name: known}, urls={name: url}, retry_if_failed=RETRIES)
+    log.info("downloading %s", url)
+    try:
+        return Path(remote.fetch(name, downloader=_read_file_url if url.startswith("file:") else None))
+    except ValueError as exc:  # pooch: the digest differs; its message gives the download's
+        got = re.search(r"but got (\w+)", str(exc))
+        if checksum is None or got is None:
+            raise DataError(f"could not download {url} ({exc})") from exc
+        raise DataError(
+            f"{url}: {checksum.algorithm} is {got[1]}, expected {checksum.hexdigest}; "
+            "the download was refused and removed"
+        ) from exc
+    except (OSError, requests.RequestException) as exc:
+        raise DataError(f"could not download {url} ({exc})") from exc
+
+
+def _read_file_url(url: str, output_file: str, _pooch: object) -> None:
+    """A pooch downloader for ``file://`` URLs (a local mirror; the tests' archives), which pooch lacks."""
+    with urllib.request.urlopen(url) as source, open(output_file, "wb") as out:
+        shutil.copyfileobj(source, out)
 
 
 def safe_extract(archive: Path, target: Path, members: list[str]) -> None:
@@ -71,8 +116,7 @@ def safe_extract(archive: Path, target: Path, members: list[str]) -> None:
     try:
         with zipfile.ZipFile(archive) as zipped:
             for info in zipped.infolist():
-                destination = (root / info.filename).resolve()
-                if not destination.is_relative_to(root):
+                if not (root / info.filename).resolve().is_relative_to(root):
                     raise DataError(
                         f"{archive}: member {info.filename!r} would be written outside {root}; refused"
                     )
@@ -96,27 +140,13 @@ def download_archive(source: RemoteArchive, data_dir: Path) -> None:
     """
     data_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=data_dir, prefix=".download-") as tmp:
-        staging = Path(tmp)
-        archive = staging / Path(source.url).name
-        log.info("downloading %s", source.url)
-        try:
-            with urllib.request.urlopen(source.url, timeout=60) as response, open(archive, "wb") as out:
-                shutil.copyfileobj(response, out)
-        except (OSError, http.client.HTTPException) as exc:
-            raise DataError(f"could not download {source.url} ({exc})") from exc
-        got = source.archive_checksum.of(archive)
-        if got != source.archive_checksum.hexdigest:
-            archive.unlink()
-            raise DataError(
-                f"{source.url}: {source.archive_checksum.algorithm} is {got}, expected "
-                f"{source.archive_checksum.hexdigest}; the download was refused and removed"
-            )
-        extracted = staging / "extracted"
+        archive = fetch(source.url, source.archive_checksum, Path(tmp), Path(source.url).name)
+        extracted = Path(tmp) / "extracted"
         safe_extract(archive, extracted, list(source.members))
         for name, checksum in source.members.items():
-            if not checksum.matches(extracted / name):
+            if (got := checksum.of(extracted / name)) != checksum.hexdigest:
                 raise DataError(
-                    f"{source.url}: member {name} has {checksum.algorithm} {checksum.of(extracted / name)}, "
+                    f"{source.url}: member {name} has {checksum.algorithm} {got}, "
                     f"expected {checksum.hexdigest}; refused and removed"
                 )
         for name in source.members:
@@ -124,17 +154,25 @@ def download_archive(source: RemoteArchive, data_dir: Path) -> None:
             os.replace(extracted / name, data_dir / name)
 
 
+def download_file(source: RemoteFile, data_dir: Path) -> Path:
+    """Download ``source`` into ``data_dir`` (atomically) and verify it against its pinned checksum."""
+    path = fetch(source.url, source.checksum, data_dir, source.name)
+    if source.checksum is None:
+        log.warning("%s has no published checksum; sha256 of the download: %s", source.url, sha256_of(path))
+    return path
+
+
 def locate(
     explicit: str | os.PathLike[str] | None,
     data_dir: str | os.PathLike[str] | None,
     candidates: list[str],
-    source: RemoteArchive | None,
+    source: RemoteArchive | RemoteFile | None,
 ) -> Path:
     """Return the raw file: ``explicit`` if given, else the first of ``candidates`` under the data dir,
-    else download ``source`` there. Errors say where we looked."""
+    else download ``source`` there (a zip archive, or a single file). Errors say where we looked."""
     if explicit:
         path = Path(explicit).expanduser()
-        if not path.is_file():
+        if not file_present(path, " (given as data.ratings_path)"):
             raise DataError(f"{path}: file not found (given as data.ratings_path)")
         return path
     root = Path(data_dir).expanduser() if data_dir else default_data_dir()
@@ -143,12 +181,15 @@ def locate(
         return found
     if source is None:
         raise DataError(f"none of {candidates} found under {root} (set {DATA_DIR_ENV})")
-    # Jobs that start together download once: the others wait here, then find the extracted file.
-    with locked(root / f".download-{Path(source.url).name}"):
+    # Jobs that start together download once: the others wait here, then find the file.
+    name = Path(source.name if isinstance(source, RemoteFile) else source.url).name
+    with locked(root / f".download-{name}"):
         found = _first_file(root, candidates)
         if found is not None:
             return found
         try:
+            if isinstance(source, RemoteFile):
+                return download_file(source, root)
             download_archive(source, root)
         except DataError as exc:
             raise DataError(
@@ -159,69 +200,9 @@ def locate(
 
 
 def _first_file(root: Path, candidates: list[str]) -> Path | None:
-    """The first of ``candidates`` that exists under ``root``."""
-    return next((root / name for name in candidates if (root / name).is_file()), None)
+    """The first of ``candidates`` that exists under ``root`` (something else under its name is an error)."""
+    return next((root / name for name in candidates if file_present(root / name)), None)
 
 
-@dataclass(frozen=True)
-class RemoteFile:
-    """A single file published at ``url``, saved as ``name`` under the data dir.
-
-    ``checksum`` is None only where no digest of the file has been published: the download is then
-    accepted unverified and its sha256 is logged, never invented.
-    """
-
-    url: str
-    name: str
-    checksum: Checksum | None
-
-
-def download_file(source: RemoteFile, data_dir: Path) -> Path:
-    """Download ``source`` into ``data_dir`` (atomically) and verify it against its pinned checksum."""
-    destination = data_dir / source.name
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=destination.parent, delete=False, suffix=".part") as tmp:
-        partial = Path(tmp.name)
-        log.info("downloading %s", source.url)
-        try:
-            with urllib.request.urlopen(source.url, timeout=60) as response:
-                shutil.copyfileobj(response, tmp)
-        except OSError as exc:
-            partial.unlink(missing_ok=True)
-            raise DataError(f"could not download {source.url} ({exc})") from exc
-    if source.checksum is None:
-        log.warning(
-            "%s has no published checksum; sha256 of the download: %s", source.url, sha256_of(partial)
-        )
-    elif not source.checksum.matches(partial):
-        got = source.checksum.of(partial)
-        partial.unlink(missing_ok=True)
-        raise DataError(
-            f"{source.url}: {source.checksum.algorithm} is {got}, expected {source.checksum.hexdigest}; "
-            "the download was refused and removed"
-        )
-    os.replace(partial, destination)
-    return destination
-
-
-def locate_or_download(
-    explicit: str | os.PathLike[str] | None,
-    data_dir: str | os.PathLike[str] | None,
-    candidates: list[str],
-    source: RemoteFile,
-) -> Path:
-    """Like :func:`locate`, for data published as a single file rather than a zip archive."""
-    root = Path(data_dir).expanduser() if data_dir else default_data_dir()
-    if explicit or _first_file(root, candidates) is not None:
-        return locate(explicit, root, candidates, None)
-    with locked(root / f".download-{Path(source.name).name}"):  # one download for jobs started together
-        found = _first_file(root, candidates)
-        if found is not None:
-            return found
-        try:
-            return download_file(source, root)
-        except DataError as exc:
-            raise DataError(
-                f"none of {candidates} found under {root} (set {DATA_DIR_ENV} or data.data_dir), "
-                f"and the download failed: {exc}"
-            ) from exc
+#: Single-file data (Amazon) is located the same way: :func:`locate` downloads a :class:`RemoteFile` too.
+locate_or_download = locate

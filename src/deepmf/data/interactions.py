@@ -12,6 +12,17 @@ from deepmf.errors import DataError
 
 log = logging.getLogger(__name__)
 
+#: What the data policies changed, counted in metrics.json (``dataset.policy``) and summary.csv: duplicate
+#: (user, item) lines dropped (the latest kept), interactions removed by a minimum-count filter, users with
+#: too few ratings to split dropped and their ratings, candidates removed from imported NCF negative lists.
+POLICY_COUNTS = (
+    "duplicates_dropped",
+    "filtered_out",
+    "sparse_users_dropped",
+    "sparse_user_ratings_dropped",
+    "negatives_removed",
+)
+
 
 @dataclass(frozen=True)
 class Interactions:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from deepmf.data.datamodule import InteractionDataModule
 from deepmf.data.download import Checksum, RemoteArchive, locate
+from deepmf.data.fields import MOVIELENS_FIELDS
 from deepmf.data.raw import RawRatings, parse_ratings
 from deepmf.data.split import LeaveOneOutSplit
 
@@ -37,7 +38,7 @@ class MovieLens100K(InteractionDataModule):
         return locate(self.ratings_path, self.data_dir, ["ml-100k/u.data"], ML100K)
 
     def parse(self, path: Path) -> RawRatings:
-        return parse_ratings(path, sep="\t")
+        return parse_ratings(path, sep="\t", fields=MOVIELENS_FIELDS)
 
 
 class MovieLens1M(InteractionDataModule):
@@ -49,7 +50,7 @@ class MovieLens1M(InteractionDataModule):
         return locate(self.ratings_path, self.data_dir, ["ml-1m/ratings.dat", "ml-1m/ratings.dat.gz"], ML1M)
 
     def parse(self, path: Path) -> RawRatings:
-        return parse_ratings(path, sep="::")
+        return parse_ratings(path, sep="::", fields=MOVIELENS_FIELDS)
 
     def describe(self, path: Path, sha256: str, split: LeaveOneOutSplit) -> tuple[str, ...]:
         counts = (

@@ -16,10 +16,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from deepmf.data.datamodule import InteractionDataModule
 from deepmf.data.download import sha256_of
+from deepmf.data.fields import NCF_FIELDS, NCF_ID, FieldError
 from deepmf.data.interactions import drop_duplicate_pairs
+from deepmf.data.paths import file_present
 from deepmf.data.raw import COLUMNS, RawRatings, parse_ratings, read_bytes
 from deepmf.data.split import LeaveOneOutSplit
 from deepmf.errors import ConfigError, DataError
@@ -43,7 +46,7 @@ def find_ncf_files(directory: str | Path, name: str) -> NCFFiles:
 
     def find(suffix: str, required: bool = True) -> Path | None:
         for candidate in (root / f"{name}.{suffix}", root / f"{name}.{suffix}.gz"):
-            if candidate.is_file():
+            if file_present(candidate):
                 return candidate
         if required:
             raise DataError(
@@ -70,41 +73,50 @@ def read_ncf_ratings(path: Path) -> RawRatings:
             f"{path}, line 1: expected 3 (user item rating) or 4 (... timestamp) tab-separated fields, "
             f"got {fields}"
         )
-    raw = parse_ratings(path, sep="\t", columns=COLUMNS[:fields])
-    if len(raw) and min(raw.users.min(), raw.items.min()) < 0:
-        raise DataError(f"{path}: ids must be 0-based non-negative integers")
-    return raw
+    return parse_ratings(path, sep="\t", columns=COLUMNS[:fields], fields=NCF_FIELDS)
 
 
 def read_ncf_negatives(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(users, test_items, negatives)``: one row per line; rows padded with -1 to the longest list."""
-    heads: list[tuple[int, int]] = []
-    lists: list[list[int]] = []
+    """``(users, test_items, negatives)``: one row per line; rows padded with -1 to the longest list.
+
+    Every id is read by the NCF id rule (:data:`deepmf.data.fields.NCF_ID`), naming the line of a bad one.
+    """
+    heads: list[str] = []
+    tokens: list[str] = []
+    numbers, lengths = [], []
     for number, line in enumerate(read_bytes(path).decode().splitlines(), 1):
         fields = line.split()
         if not fields:
             continue
         head = fields[0]
-        try:
-            if not (head.startswith("(") and head.endswith(")")):
-                raise ValueError(head)
-            user, item = (int(part) for part in head[1:-1].split(","))
-            lists.append([int(value) for value in fields[1:]])
-        except ValueError as exc:
+        pair = head[1:-1].split(",") if head.startswith("(") and head.endswith(")") else []
+        if len(pair) != 2:
             raise DataError(
                 f"{path}, line {number}: expected '(user,item)' and negative item ids separated by tabs, "
                 f"got {line[:60]!r}"
-            ) from exc
-        heads.append((user, item))
+            )
+        heads += pair
+        tokens += fields[1:]
+        numbers.append(number)
+        lengths.append(len(fields) - 1)
     if not heads:
         raise DataError(f"{path}: file is empty")
-    lengths = np.array([len(values) for values in lists])
-    negatives = np.full((len(lists), int(lengths.max())), -1, dtype=np.int64)
-    negatives[np.arange(negatives.shape[1]) < lengths[:, None]] = np.concatenate(
-        [np.asarray(values, dtype=np.int64) for values in lists]
-    )
-    pairs = np.asarray(heads, dtype=np.int64)
+    line_of_head = np.repeat(numbers, 2)
+    line_of_token = np.repeat(np.asarray(numbers, dtype=np.int64), lengths)
+    pairs = _read_ids(path, heads, line_of_head, "the '(user,item)' pair").reshape(-1, 2)
+    values = _read_ids(path, tokens, line_of_token, "a negative item id")
+    lengths_array = np.asarray(lengths)
+    negatives = np.full((len(lengths), int(lengths_array.max())), -1, dtype=np.int64)
+    negatives[np.arange(negatives.shape[1]) < lengths_array[:, None]] = values
     return pairs[:, 0], pairs[:, 1], negatives
+
+
+def _read_ids(path: Path, texts: list[str], lines: np.ndarray, what: str) -> np.ndarray:
+    """``texts`` read as NCF ids; a bad one is an error naming its line."""
+    try:
+        return NCF_ID.read("id", pd.Series(texts, dtype=str).str.strip())
+    except FieldError as exc:
+        raise DataError(f"{path}, line {lines[exc.row]}: {what}: {exc.message}") from None
 
 
 def clean_negatives(
@@ -174,7 +186,8 @@ def build_ncf_split(files: NCFFiles, validation: bool, seed: int, drop_known: bo
     Validation: the ``.valid.rating`` file when there is one, else one random training interaction per
     user with >= 2 of them (seeded); with ``validation=False`` a validation file is folded into training.
     """
-    train = drop_duplicate_pairs(read_ncf_ratings(files.train))
+    all_train = read_ncf_ratings(files.train)
+    train = drop_duplicate_pairs(all_train)
     test = read_ncf_ratings(files.test)
     valid = read_ncf_ratings(files.valid) if files.valid else None
     neg_users, neg_items, negatives = read_ncf_negatives(files.negative)
@@ -238,6 +251,7 @@ def build_ncf_split(files: NCFFiles, validation: bool, seed: int, drop_known: bo
         counts["users_with_known"],
         "dropped" if drop_known else "kept, as the published evaluators did",
     )
+    removed = counts["test_item_copies"] + counts["repeats"] + (counts["known"] if drop_known else 0)
     all_ratings = np.concatenate([train_ratings, test.ratings] + ([valid.ratings] if valid else []))
     return LeaveOneOutSplit(
         n_users=n_users,
@@ -251,6 +265,10 @@ def build_ncf_split(files: NCFFiles, validation: bool, seed: int, drop_known: bo
         val_ratings=val_ratings.astype(np.float32),
         eval_negatives=cleaned,
         max_rating=float(all_ratings.max()),
+        policy={
+            "duplicates_dropped": len(all_train) - len(train),
+            "negatives_removed": removed,
+        },
     )
 
 

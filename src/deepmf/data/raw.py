@@ -13,6 +13,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from deepmf.data.fields import INTEGER_IDS, FieldError, Fields
+from deepmf.data.paths import file_present
 from deepmf.errors import DataError
 
 COLUMNS = ("user", "item", "rating", "timestamp")
@@ -55,7 +57,7 @@ def show_id(value: object) -> str:
 
 def read_bytes(path: Path) -> bytes:
     """Read a file, decompressing gzip (by content, not only by suffix); a corrupt file is a DataError."""
-    if not path.is_file():
+    if not file_present(path):
         raise DataError(f"{path}: file not found")
     try:
         with open(path, "rb") as handle:
@@ -95,15 +97,16 @@ def parse_ratings(
     sep: str,
     columns: tuple[str, ...] = COLUMNS,
     header: bool = False,
-    numeric_ids: bool = True,
+    fields: Fields = INTEGER_IDS,
 ) -> RawRatings:
     """Parse a delimited ratings file (plain or gzip) whose columns are named by ``columns``.
 
     ``columns`` lists the file's fields in order; it must contain ``user`` and ``item``, and may contain
     ``rating`` (else every rating is 1.0, implicit feedback) and ``timestamp`` (else 0). Other names are
     read and ignored. Blank lines are skipped. Line numbers in errors are the file's own (counting from 1,
-    blank lines and a header line included; of the decompressed text for .gz). Ids and timestamps must be
-    integers when ``numeric_ids``; ratings must be finite and > 0 (0 means "unknown" in Y).
+    blank lines and a header line included; of the decompressed text for .gz). Each column is read by its
+    rule in ``fields`` (the file format's, see :mod:`deepmf.data.fields`): a value it cannot read exactly,
+    or that the format rules out, is an error naming the file, the line and the value.
     """
     path = Path(path)
     original = read_bytes(path)
@@ -144,56 +147,29 @@ def parse_ratings(
         raise DataError(f"{path}: no ratings (only a header or blank lines)")
     # keep_default_na=False: a missing trailing field becomes '' rather than NaN.
     for name in columns:
-        stripped = frame[name].str.strip()
-        if not numeric_ids and name in ("user", "item"):
-            # String ids are stripped: with "u1, i1" lines, ' i1' and 'i1' are the same item.
-            frame[name] = stripped
-        empty = (stripped == "").to_numpy()
+        frame[name] = frame[name].str.strip()
+        empty = (frame[name] == "").to_numpy()
         if empty.any():
             row = int(np.flatnonzero(empty)[0])
             raise _bad_field_count(path, original, sep, columns, header) or DataError(
                 f"{path}, line {lines[row]}: field '{name}' is empty"
             )
 
-    def numeric(name: str, integer: bool) -> np.ndarray:
-        values = pd.to_numeric(frame[name], errors="coerce").to_numpy(dtype=np.float64)
-        bad = np.isnan(values)
-        if integer:
-            bad |= ~np.isfinite(values) | (np.round(values) != values)
-        if bad.any():
-            row = int(np.flatnonzero(bad)[0])
-            kind = "an integer" if integer else "a number"
-            hint = ""
-            if row == 0 and not header:
+    def read(name: str) -> np.ndarray:
+        try:
+            return fields[name].read(name, frame[name])
+        except FieldError as exc:
+            hint, unreadable = "", exc.message.endswith(("is not an integer", "is not a number"))
+            if exc.row == 0 and not header and unreadable:
                 hint = "; if line 1 is a header, set data.header=true"
-            elif name == "timestamp":
+            elif name == "timestamp" and unreadable:
                 hint = " (timestamps are integers that order a user's ratings, e.g. Unix seconds)"
-            raise DataError(
-                f"{path}, line {lines[row]}: {name} {frame[name].iloc[row]!r} is not {kind}{hint}"
-            )
-        return values
+            raise DataError(f"{path}, line {lines[exc.row]}: {exc.message}{hint}") from None
 
-    def integers(name: str) -> np.ndarray:
-        values = pd.to_numeric(frame[name], errors="coerce")
-        if values.dtype.kind in "iu":  # exact: no float round trip for large ids
-            return values.to_numpy(dtype=np.int64)
-        return numeric(name, integer=True).astype(np.int64)
-
-    users = integers("user") if numeric_ids else frame["user"].to_numpy()
-    items = integers("item") if numeric_ids else frame["item"].to_numpy()
-    if "rating" in columns:
-        ratings = numeric("rating", integer=False).astype(np.float32)
-    else:
-        ratings = np.ones(len(frame), dtype=np.float32)
-    no_time = np.zeros(len(frame), dtype=np.int64)
-    timestamps = integers("timestamp") if "timestamp" in columns else no_time
-    bad_rating = ~np.isfinite(ratings) | (ratings <= 0)
-    if bad_rating.any():
-        row = int(np.flatnonzero(bad_rating)[0])
-        raise DataError(
-            f"{path}, line {lines[row]}: rating {frame['rating'].iloc[row]!r} must be a finite number > 0 "
-            "(0 means 'unknown' in the rating matrix Y)"
-        )
+    n = len(frame)
+    users, items = read("user"), read("item")
+    ratings = read("rating") if "rating" in columns else np.ones(n, dtype=np.float32)
+    timestamps = read("timestamp") if "timestamp" in columns else np.zeros(n, dtype=np.int64)
     return RawRatings(users, items, ratings, timestamps, str(path), lines)
 
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import zipfile
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +18,10 @@ from deepmf.io import write_atomic
 log = logging.getLogger(__name__)
 
 #: Bump when the split algorithm changes, so stale caches are never reused.
-SPLIT_VERSION = 2  # 2: timestamp ties broken by a seeded item order, not by the largest id
+#: 2: timestamp ties broken by a seeded item order, not by the largest id. 3: the policy counts are kept,
+#: and parsing refuses values it used to change (a wrapped uint64 id): a split cached from such a file
+#: must be rebuilt, so that the file is read again and refused.
+SPLIT_VERSION = 3
 
 
 @dataclass(frozen=True)
@@ -39,6 +43,8 @@ class LeaveOneOutSplit:
     val_ratings: np.ndarray
     eval_negatives: np.ndarray  # (n_users, n_negatives)
     max_rating: float
+    #: What the data policies changed on the way to this split (keys: ``POLICY_COUNTS``).
+    policy: dict[str, int] = field(default_factory=dict)
 
     @property
     def has_validation(self) -> bool:
@@ -46,8 +52,8 @@ class LeaveOneOutSplit:
 
     def save(self, path: str | Path) -> None:
         """Write the split as a plain ``.npz`` (no pickle), atomically."""
-        arrays = {f.name: np.asarray(getattr(self, f.name)) for f in fields(self)}
-        arrays["version"] = np.asarray(SPLIT_VERSION)
+        arrays = {f.name: np.asarray(getattr(self, f.name)) for f in fields(self) if f.name != "policy"}
+        arrays |= {"policy": np.asarray(json.dumps(self.policy)), "version": np.asarray(SPLIT_VERSION)}
 
         def write(tmp: Path) -> None:
             with open(tmp, "wb") as handle:
@@ -69,6 +75,7 @@ class LeaveOneOutSplit:
         for name in ("n_users", "n_items"):
             values[name] = int(values[name])
         values["max_rating"] = float(values["max_rating"])
+        values["policy"] = json.loads(str(values["policy"]))
         return cls(**values)
 
 

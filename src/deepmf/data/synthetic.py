@@ -111,6 +111,7 @@ def heavy_user_keys(
         weight = base + own * (item_genre[None, :] == genre_of_user[block, None])
         # log(u) / w: the largest k are a weighted sample of k items without replacement.
         priority = np.log(rng.random(weight.shape)) / weight
+        # Priorities are continuous draws: a tie would need two equal doubles, so the sort kind is moot.
         top = np.argsort(-priority, axis=1)
         take = np.arange(spec.n_items)[None, :] < counts[block, None]
         rows, cols = np.nonzero(take)

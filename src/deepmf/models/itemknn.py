@@ -17,30 +17,47 @@ from deepmf.models.fitted import FittedRecommender
 SIMILARITY_VALUES_PER_BLOCK = 1 << 23
 
 
+def top_k_per_row(values: np.ndarray, k: int) -> np.ndarray:
+    """``(n_rows, k)`` column indices of each row's ``k`` largest values: by value, ties by column index
+    (the smaller first), so the choice never depends on the partition order of a NumPy version.
+
+    Linear in the row length: the ``k``-th largest value of each row is the threshold; every larger value
+    is taken, and of the values equal to it, those in the first columns fill the remaining places.
+    """
+    n = values.shape[1]
+    threshold = np.partition(values, n - k, axis=1)[:, n - k : n - k + 1]
+    above, at = values > threshold, values == threshold
+    taken = above | (at & (np.cumsum(at, axis=1) <= k - above.sum(axis=1, keepdims=True)))
+    columns = np.nonzero(taken)[1].reshape(-1, k)  # k per row, ascending
+    by_value = np.argsort(-np.take_along_axis(values, columns, axis=1), axis=1, kind="stable")
+    return np.take_along_axis(columns, by_value, axis=1)
+
+
 def cosine_neighbours(interactions: sp.csr_matrix, topk: int, shrink: float) -> tuple[np.ndarray, np.ndarray]:
     """The ``topk`` most similar items of every item, by shrunk cosine on the columns of Y.
 
     ``sim(i, j) = |U_i & U_j| / (sqrt(|U_i| |U_j|) + shrink)`` (U_i: users of item i; the shrink term
-    damps similarities supported by few co-occurrences). An item is never its own neighbour.
+    damps similarities supported by few co-occurrences). An item is never its own neighbour; of items
+    equally similar at the cut, those with the smaller ids are the neighbours (:func:`top_k_per_row`).
     Returns ``(neighbours, weights)``, each ``(n_items, topk)``: row j holds the items i whose
-    similarity contributes to the score of j.
+    similarity contributes to the score of j, the most similar first.
     """
     n_items = interactions.shape[1]
     topk = min(topk, n_items - 1)
-    gram = (interactions.T @ interactions).tocsc()
+    gram = (interactions.T @ interactions).tocsr()  # symmetric: row j = co-occurrences with item j
     norms = np.sqrt(gram.diagonal())
     neighbours = np.zeros((n_items, topk), dtype=np.int64)
     weights = np.zeros((n_items, topk), dtype=np.float32)
     block = max(1, SIMILARITY_VALUES_PER_BLOCK // n_items)
     for start in range(0, n_items, block):
         stop = min(start + block, n_items)
-        # Column j of this block: similarity of every item to target item j.
-        sims = gram[:, start:stop].toarray()
-        sims /= np.outer(norms, norms[start:stop]) + shrink + 1e-12
-        sims[np.arange(start, stop), np.arange(stop - start)] = 0.0
-        top = np.argpartition(-sims, topk - 1, axis=0)[:topk]
-        neighbours[start:stop] = top.T
-        weights[start:stop] = np.take_along_axis(sims, top, axis=0).T
+        # Row j of this block: similarity of every item to target item j.
+        sims = gram[start:stop].toarray()
+        sims /= np.outer(norms[start:stop], norms) + shrink + 1e-12
+        sims[np.arange(stop - start), np.arange(start, stop)] = -np.inf  # never its own neighbour
+        top = top_k_per_row(sims, topk)
+        neighbours[start:stop] = top
+        weights[start:stop] = np.take_along_axis(sims, top, axis=1)
     return neighbours, weights
 
 

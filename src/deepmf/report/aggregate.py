@@ -5,12 +5,15 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from deepmf.data.interactions import POLICY_COUNTS
+from deepmf.evaluation.per_user import FILENAME as PER_USER_FILE
 from deepmf.io import write_atomic
 from deepmf.report.collect import name_datasets, with_components
 from deepmf.report.job import Job
@@ -22,6 +25,7 @@ from deepmf.report.layouts import (
     dataset_title,
     get_layout,
 )
+from deepmf.report.significance import ALPHA, INDISTINGUISHABLE, Significance, compute, format_p
 
 #: Overrides that do not change what a cell measures (seeds are what cells aggregate over).
 IGNORED_OVERRIDES = (
@@ -63,6 +67,19 @@ class Report:
     summary: pd.DataFrame
     sources: list[Path] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+
+    @cached_property
+    def significance(self) -> Significance:
+        """Bootstrap intervals of the cells and paired tests between them (``report.significance``)."""
+        candidates = {
+            str(job.path): (
+                (job.record.get("dataset") or {}).get("sha256"),
+                job.value("data.split_seed"),
+                job.value("data.eval_negatives"),
+            )
+            for job in self.jobs
+        }
+        return compute(self.summary, PROTOCOLS, candidates)
 
     @property
     def failed(self) -> list[Job]:
@@ -125,14 +142,16 @@ class Report:
             f"{dataset_title(d)} {m}" for d in self.datasets for m in MEASURES
         ]
         grid = [[self.cell(d, f, metric) for d in self.datasets for metric in metrics] for f in self.factors]
-        body = _bold_best(grid, along_rows=False)
+        keys = [[(d, f, metric) for d in self.datasets for metric in metrics] for f in self.factors]
+        body = self._annotate(grid, keys, _bold_best(grid, along_rows=False), along_rows=False)
         return header, [[str(f), *row] for f, row in zip(self.factors, body)]
 
     def _methods_as_columns(self, metrics: tuple[str, str]) -> tuple[list[str], list[list[str]]]:
         header = ["dataset", "measure", *map(str, self.factors)]
         keys = [(d, measure, metric) for d in self.datasets for measure, metric in zip(MEASURES, metrics)]
         grid = [[self.cell(d, f, metric) for f in self.factors] for d, _, metric in keys]
-        body = _bold_best(grid, along_rows=True)
+        cell_keys = [[(d, f, metric) for f in self.factors] for d, _, metric in keys]
+        body = self._annotate(grid, cell_keys, _bold_best(grid, along_rows=True), along_rows=True)
         rows = [[dataset_title(d), measure, *row] for (d, measure, _), row in zip(keys, body)]
         if self.layout.improvement:
             ours, base = self.layout.improvement
@@ -142,6 +161,39 @@ class Report:
                 ok = a is not None and b is not None and a.n and b.n and b.mean > 0
                 row.append(f"{100 * (a.mean / b.mean - 1):+.1f}%" if ok else "")  # type: ignore[union-attr]
         return header, rows
+
+    def _annotate(
+        self,
+        grid: list[list[Cell | None]],
+        keys: list[list[tuple[str, Any, str]]],
+        text: list[list[str]],
+        along_rows: bool,
+    ) -> list[list[str]]:
+        """Add each cell's bootstrap interval and, for a cell the tests cannot tell from the best of its
+        row (or column), the :data:`INDISTINGUISHABLE` marker."""
+        significance = self.significance
+        if not significance.intervals:
+            return text
+        lines = range(len(grid)) if along_rows else range(len(grid[0]) if grid else 0)
+        for i in lines:
+            positions = (
+                [(i, j) for j in range(len(grid[i]))] if along_rows else [(r, i) for r in range(len(grid))]
+            )
+            scored = [
+                (grid[r][c].mean, r, c) for r, c in positions if grid[r][c] is not None and grid[r][c].n
+            ]
+            best = max(scored, key=lambda s: s[0]) if len(scored) > 1 else None
+            for r, c in positions:
+                dataset, factor, metric = keys[r][c]
+                interval = significance.interval(dataset, factor, metric)
+                if interval is None or grid[r][c] is None or not grid[r][c].n:
+                    continue
+                text[r][c] += f" [{interval[0]:.4f}, {interval[1]:.4f}]"
+                if best is not None:
+                    best_factor = keys[best[1]][best[2]][1]
+                    marker = significance.marker(dataset, metric, factor, best_factor)
+                    text[r][c] += f" {marker}" if marker else ""
+        return text
 
     def statistics_table(self) -> tuple[list[str], list[list[str]]]:
         """Table 1: statistics down, datasets across (from the first completed run per dataset)."""
@@ -177,12 +229,27 @@ class Report:
                 markdown_table(*self.table("sampled")),
                 f"{h}# Full ranking: the test item against every item the user never interacted with\n",
                 markdown_table(*self.table("full")),
+            ]
+            if self.significance.comparisons:
+                out += [
+                    f"{h}# Significance: each cell against the best of its "
+                    f"{'row' if self.layout.methods_as_columns else 'column'}\n",
+                    SIGNIFICANCE_LEGEND + "\n",
+                    markdown_table(*self.significance_table()),
+                ]
+            tuning = self.tuning_table()
+            if tuning[1]:
+                out += [
+                    f"{h}# Tuning budget: each tuned method's search, from its sweep's records\n",
+                    markdown_table(*tuning),
+                ]
+            out += [
                 f"{h}# Cost: epochs, selected epoch and training time (means over completed runs)\n",
                 markdown_table(*self.cost_table()),
             ]
         if self.layout.figure:
             out.append(f"![{self.layout.title}](figure2.png)\n")
-        notes = self.notes + self._mixed_cells() + self._missing_metrics()
+        notes = self.notes + self._mixed_cells() + self._missing_metrics() + self._without_per_user()
         if notes:
             out.append(f"{h}# Notes\n\n" + "".join(f"- {note}\n" for note in notes))
         if self.failed:
@@ -192,6 +259,82 @@ class Report:
             ]
             out.append(f"{h}# Failed jobs\n\n" + markdown_table(["job", "overrides", "error"], rows))
         return "\n".join(out)
+
+    def significance_table(self) -> tuple[list[str], list[list[str]]]:
+        """Per protocol, dataset and measure: the best cell against each other one (all pairs are in
+        significance.csv)."""
+        header = [
+            "protocol",
+            "dataset",
+            "measure",
+            "best",
+            "against",
+            "difference [95% CI]",
+            "Holm p",
+            "verdict",
+        ]
+        rows = []
+        for protocol, metrics in PROTOCOLS.items():
+            for dataset in self.datasets:
+                for measure, metric in zip(MEASURES, metrics):
+                    scored = [
+                        (c.mean, f) for f in self.factors if (c := self.cell(dataset, f, metric)) and c.n
+                    ]
+                    if len(scored) < 2:
+                        continue
+                    best = max(scored, key=lambda s: s[0])[1]
+                    for factor in self.factors:
+                        found = self.significance.comparison(dataset, metric, best, factor)
+                        if factor == best or found is None:
+                            continue
+                        rows.append(
+                            [
+                                protocol,
+                                dataset_title(dataset),
+                                measure,
+                                str(best),
+                                str(factor),
+                                found.difference_text(),
+                                format_p(found.p_holm),
+                                "significant" if found.significant else "not significant",
+                            ]
+                        )
+        return header, rows
+
+    def tuning_table(self) -> tuple[list[str], list[list[str]]]:
+        """Per dataset and method of runs with tuned values (``tuned_as``): the tuning sweep's budget as the
+        values file recorded it (``deepmf.report.tuned``); rows only when some run has such a method."""
+        header = [
+            "dataset",
+            "method",
+            "searched",
+            "trials (completed)",
+            "trial time, summed",
+            "chosen on",
+            "sweep",
+        ]
+        rows, seen = [], set()
+        for job in self.jobs:
+            name = job.value("tuned_as")
+            if not job.completed or not name or (job.dataset, job.method) in seen:
+                continue
+            seen.add((job.dataset, job.method))
+            budget = job.value(f"tuned.{name}.tuning")
+            if not isinstance(budget, dict):
+                rows.append([dataset_title(job.dataset), job.method, "", "", "", "", NOT_TUNED_HERE])
+                continue
+            rows.append(
+                [
+                    dataset_title(job.dataset),
+                    job.method,
+                    ", ".join(budget.get("searched") or []),
+                    f"{budget.get('trials')} ({budget.get('completed')})",
+                    _hours(budget.get("wall_time_s")),
+                    f"{budget.get('monitor')} = {float(budget.get('best_value', math.nan)):.4f}",
+                    f"`{budget.get('sweep')}`",
+                ]
+            )
+        return header, rows
 
     def cost_table(self) -> tuple[list[str], list[list[str]]]:
         """Per dataset and configuration: epochs trained, selected epoch, s/epoch and wall seconds."""
@@ -228,6 +371,13 @@ class Report:
                 "(n/m): only n of the cell's m runs completed; bold: the best mean along the "
                 f"{'row' if self.layout.methods_as_columns else 'column'}."
             )
+            if self.significance.intervals:
+                text += (
+                    " [lo, hi]: 95% bootstrap interval over users of the cell's mean (each user's score "
+                    f"averaged over the seeds); {INDISTINGUISHABLE}: not significantly different from the "
+                    "best (paired t-test over users, Holm-corrected over the table's comparisons, "
+                    f"p ≥ {ALPHA})."
+                )
         return text
 
     def _mixed_cells(self) -> list[str]:
@@ -240,6 +390,24 @@ class Report:
                     f"cell ({dataset}, {factor}) averages runs with different settings: "
                     + "; ".join(sorted(configs))
                 )
+        return notes
+
+    def _without_per_user(self) -> list[str]:
+        """Name the cells whose runs saved no per_user.npz (older runs: no interval, no test) and the pairs
+        of cells whose runs ranked other candidates (not compared)."""
+        if self.layout.statistics:
+            return []
+        notes = []
+        if self.significance.without_per_user:
+            cells = ", ".join(f"({d}, {f})" for d, f in self.significance.without_per_user)
+            notes.append(
+                f"cells with runs that saved no {PER_USER_FILE} have no interval and no test: {cells}"
+            )
+        if self.significance.not_paired:
+            pairs = ", ".join(f"{a} and {b} on {d}" for d, a, b in self.significance.not_paired)
+            notes.append(
+                f"not compared, their runs ranked other candidates (data file, split or negatives): {pairs}"
+            )
         return notes
 
     def _missing_metrics(self) -> list[str]:
@@ -298,6 +466,7 @@ def summarize(jobs: list[Job], layout: Layout) -> pd.DataFrame:
             factor = job.value(layout.factor)
             factor = "?" if factor is None else factor
         metrics = job.metrics
+        policy = (job.record.get("dataset") or {}).get("policy") or {}
         rows.append(
             {
                 "job": str(job.path),
@@ -313,6 +482,7 @@ def summarize(jobs: list[Job], layout: Layout) -> pd.DataFrame:
                 "seconds_per_epoch": job.record.get("seconds_per_epoch"),
                 "wall_time_s": job.record.get("wall_time_s"),
                 **{m: metrics.get(m) for m in METRIC_COLUMNS},
+                **{key: policy.get(key) for key in POLICY_COUNTS},
                 "configuration": configuration,
                 "overrides": " ".join(job.overrides),
                 "error": _one_line(job.record.get("error", "")),
@@ -323,8 +493,8 @@ def summarize(jobs: list[Job], layout: Layout) -> pd.DataFrame:
 
 _SUMMARY_COLUMNS = [
     "job", "status", "dataset", "factor", "method", "seed", "max_epochs", "eval_negatives", "best_epoch",
-    "epochs_trained", "seconds_per_epoch", "wall_time_s", *METRIC_COLUMNS, "configuration", "overrides",
-    "error",
+    "epochs_trained", "seconds_per_epoch", "wall_time_s", *METRIC_COLUMNS, *POLICY_COUNTS, "configuration",
+    "overrides", "error",
 ]  # fmt: skip
 
 
@@ -371,6 +541,27 @@ def _bold_best(grid: list[list[Cell | None]], along_rows: bool) -> list[list[str
     return text
 
 
+NOT_TUNED_HERE = (
+    "no tuning record for this dataset: ML-100k's values (chosen by the grid conf/hparams/<method>.yaml)"
+)
+
+
+def _hours(seconds: Any) -> str:
+    """Summed trial time, ``1.5 h`` or ``12 min``."""
+    try:
+        value = float(seconds)
+    except (TypeError, ValueError):
+        return "?"
+    return f"{value / 3600:.1f} h" if value >= 3600 else f"{value / 60:.0f} min"
+
+
+SIGNIFICANCE_LEGEND = (
+    "Paired over the users both cells evaluated (each user's HR@10 or NDCG@10 averaged over the seeds): "
+    "difference of means with its 95% bootstrap interval over users, two-sided paired t-test, p-values "
+    "Holm-corrected over every pair of the protocol's table (every pair is in `significance.csv`)."
+)
+
+
 def markdown_table(header: list[str], rows: list[list[str]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows]
@@ -397,7 +588,10 @@ def write_report(report: Report, folder: Path) -> list[Path]:
     """Write summary.csv, aggregate.csv, table.md (and figure2.png) into ``folder``; return the paths."""
     folder.mkdir(parents=True, exist_ok=True)
     written = []
-    for name, frame in (("summary.csv", report.summary), ("aggregate.csv", report.cells())):
+    frames = [("summary.csv", report.summary), ("aggregate.csv", report.cells())]
+    if report.significance.comparisons:
+        frames.append(("significance.csv", report.significance.frame()))
+    for name, frame in frames:
         path = folder / name
         write_atomic(path, lambda tmp, frame=frame: frame.to_csv(tmp, index=False))
         written.append(path)

@@ -2,7 +2,9 @@
 
 Prints the overrides of the completed job with the highest validation score and that score: the metric
 the jobs selected their epochs on (``selection.monitor``, ``val/ndcg@10`` by default) or ``--monitor``.
-Test metrics are never looked at to choose. Only the jobs of the folder's latest sweep compete: the job
+Test metrics are never looked at to choose. ``--write PATH`` also writes the chosen values and the sweep's
+budget as YAML where the tuned methods read them (``conf/hparams/tuned/<data>/<method>.yaml``: see
+``deepmf.report.tuned``). Only the jobs of the folder's latest sweep compete: the job
 folders an earlier sweep into the same folder left are named in a warning and left out.
 """
 
@@ -42,6 +44,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("folder", type=Path)
     parser.add_argument("--monitor", help="validation metric (default: the jobs' selection.monitor)")
+    parser.add_argument(
+        "--write", type=Path, help="write the chosen values (conf/hparams/tuned/<data>/<m>.yaml)"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     jobs = find_jobs(args.folder)
@@ -49,6 +54,11 @@ def main(argv: list[str] | None = None) -> None:
     job = pick_best(jobs, monitor, args.folder)
     print(f"{monitor}={job.metrics[monitor]:.4f} {job.path}")
     print(" ".join(job.overrides))
+    if args.write:
+        from deepmf.report.tuned import write_tuned
+
+        write_tuned(args.folder, args.write, monitor)
+        print(f"wrote {args.write}")
 
 
 if __name__ == "__main__":

@@ -124,10 +124,13 @@ class Job:
 
 
 def method_label(config: dict[str, Any]) -> str:
-    """The paper's name for a configured model: ``DMF-2-nce``, ``LFM-nce``, ``NeuMF-p``, ``ItemPop``."""
+    """The paper's name for a configured model: ``DMF-2-nce``, ``LFM-nce``, ``NeuMF-p``, ``ItemPop``;
+    ``DMF-nce (tuned)`` for DMF with tuned values (``conf/method/dmf_tuned.yaml``)."""
     model = config.get("model") or {}
     name = str(model.get("name", "?"))
     loss = (config.get("loss") or {}).get("name", "?")
+    if name == "dmf" and config.get("tuned_as"):  # conf/method/dmf_tuned.yaml: depth chosen by tuning
+        return f"DMF-{loss} (tuned)"
     if name == "dmf":
         label = f"DMF-{model.get('layers', '?')}-{loss}"
         if (config.get("data") or {}).get("input") == "binary":

@@ -22,6 +22,7 @@ TABLE2_METHODS = (
     "NeuMF-p",
     "DMF-2-ce",
     "DMF-2-nce",
+    "DMF-nce (tuned)",
     "EASE",
     "DMF-2-nce (binary Y)",
 )

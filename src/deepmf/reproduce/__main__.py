@@ -25,7 +25,7 @@ from pathlib import Path
 
 from deepmf.errors import DeepMFError
 from deepmf.report.collect import find_jobs
-from deepmf.reproduce.manifest import load_manifest, load_profile, select
+from deepmf.reproduce.manifest import Profile, load_manifest, load_profile, select
 from deepmf.reproduce.plan import Plan, Sweep, build_plan, duration
 from deepmf.reproduce.runner import outcome, run_sweep
 
@@ -93,13 +93,14 @@ def main(argv: list[str] | None = None) -> int:
     print(plan.describe() + "\n", flush=True)
     if options.plan_only:
         return 0
-    failed = run_all(plan)
+    failed = run_all(plan, profile)
     write_document(plan, options)
     return 1 if failed else 0
 
 
-def run_all(plan: Plan) -> bool:
-    """Run every sweep one after the other (each may run its jobs in parallel); True if any failed."""
+def run_all(plan: Plan, profile: Profile) -> bool:
+    """Run every sweep one after the other (each may run its jobs in parallel); True if any failed.
+    After a tuning sweep, the values it chose are written where the later sweeps read them."""
     done, failed, started = 0, False, time.time()
     for index, sweep in enumerate(plan.sweeps, 1):
         print(f"[{index}/{len(plan.sweeps)}] {sweep.name}: {sweep.jobs} jobs into {sweep.folder}", flush=True)
@@ -113,10 +114,27 @@ def run_all(plan: Plan) -> bool:
         sweep_started = time.time()
         returncode = run_sweep(sweep, progress)
         jobs, line = outcome(sweep, returncode, time.time() - sweep_started)
+        if sweep.entry.tune:
+            line += "; " + write_tuned_values(sweep, profile)
         done += min(jobs, sweep.jobs)
         failed = failed or returncode != 0
         print(f"  {line}; all sweeps: {done}/{plan.jobs} jobs, {duration(time.time() - started)}", flush=True)
     return failed
+
+
+def write_tuned_values(sweep: Sweep, profile: Profile) -> str:
+    """Write the values a tuning sweep chose where the tuned methods read them; say where (or why not)."""
+    from deepmf.report.tuned import write_tuned
+
+    path = profile.tuned_file(sweep.dataset, str(sweep.entry.tune))
+    try:
+        values = write_tuned(sweep.folder, path)
+    except SystemExit as exc:  # no completed trial: nothing to choose
+        return f"no tuned values written ({exc})"
+    budget = values["tuning"]
+    return (
+        f"chose {budget['monitor']}={budget['best_value']:.4f} (trial {budget['best_trial']}), wrote {path}"
+    )
 
 
 def write_document(plan: Plan, options: Options) -> None:
@@ -125,6 +143,8 @@ def write_document(plan: Plan, options: Options) -> None:
 
     sources = []
     for sweep in plan.sweeps:
+        if sweep.entry.tune:  # tuning trials fill no table; their budget is reported through the tuned runs
+            continue
         if sweep.folder.is_dir() and find_jobs(sweep.folder):
             sources.append((sweep.entry.report_name, sweep.folder))
         else:

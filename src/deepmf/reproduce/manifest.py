@@ -17,6 +17,8 @@ MANIFEST = CONF / "reproduce" / "manifest.yaml"
 PROFILES = CONF / "reproduce" / "profile"
 #: The template's section of runs made for no table (``python train.py`` single runs).
 RUNS = "runs"
+#: The manifest's tuning sweeps are named ``tuning/<method>``; ``only=tuning`` selects them all.
+TUNING = "tuning"
 
 
 @dataclass(frozen=True)
@@ -26,6 +28,13 @@ class Entry:
     placeholder: str
     overrides: tuple[str, ...]
     seeds: bool = True
+    #: For a tuning sweep: the method whose values it chooses (``conf/hparams/tuned/<data>/<tune>.yaml``).
+    tune: str | None = None
+    #: The datasets the sweep runs on (None: every dataset asked for).
+    datasets: tuple[str, ...] | None = None
+
+    def runs_on(self, dataset: str) -> bool:
+        return self.datasets is None or dataset in self.datasets
 
     @property
     def report_name(self) -> str | None:
@@ -41,11 +50,68 @@ class Profile:
     root: Path
     overrides: tuple[str, ...]
     estimate: dict[str, Any]
+    #: Added to the tuning sweeps only (e.g. fewer trials for a smoke test).
+    tuning_overrides: tuple[str, ...] = ()
+    #: Where tuning writes the chosen values: ``conf`` (conf/hparams/tuned/, the paper's) or ``root``
+    #: (``<root>/tuned/hparams/tuned/``, given to every sweep as ``hydra.searchpath``: a smoke test's
+    #: values never replace the committed ones).
+    tuned: str = "conf"
+
+    @property
+    def tuned_root(self) -> Path:
+        """The config folder holding ``hparams/tuned/``."""
+        return CONF if self.tuned == "conf" else self.root / "tuned"
+
+    @property
+    def search_path(self) -> list[str]:
+        """The override that lets the sweeps find tuned values outside conf/ (none for conf/)."""
+        return [] if self.tuned == "conf" else [f"hydra.searchpath=[file://{self.tuned_root.resolve()}]"]
+
+    def tuned_file(self, dataset: str, method: str) -> Path:
+        return self.tuned_root / "hparams" / "tuned" / dataset / f"{method}.yaml"
 
 
 def load_manifest(path: Path = MANIFEST) -> list[Entry]:
-    """The manifest's sweeps in document order; an unknown placeholder or key is a ConfigError."""
+    """The manifest's tuning sweeps, then its sweeps in document order; an unknown placeholder or key is a
+    ConfigError."""
     data = _load(path)
+    unknown_sections = set(data) - {"sweeps", TUNING}
+    if unknown_sections:
+        raise ConfigError(f"{path}: unknown section(s) {', '.join(sorted(unknown_sections))}")
+    return [*_tuning_entries(data.get(TUNING) or {}, path), *_sweep_entries(data, path)]
+
+
+def _tuning_entries(tuning: Any, path: Path) -> list[Entry]:
+    """``tuning: {<method>: {search: <conf/hparams/search/ name>, data: [datasets]}}``."""
+    if not isinstance(tuning, dict):
+        raise ConfigError(f"{path}: `tuning` must map methods to their searches")
+    entries = []
+    for method, spec in tuning.items():
+        spec = spec or {}
+        unknown = set(spec) - {"search", "data", "overrides"}
+        if unknown or "search" not in spec:
+            raise ConfigError(
+                f"{path}: tuning.{method} needs `search` (a conf/hparams/search/ name) and may have `data` "
+                f"and `overrides`; got {', '.join(sorted(spec)) or 'nothing'}"
+            )
+        if not (CONF / "hparams" / "search" / f"{spec['search']}.yaml").is_file():
+            raise ConfigError(
+                f"{path}: tuning.{method}.search={spec['search']}: no conf/hparams/search/ file"
+            )
+        datasets = spec.get("data")
+        entries.append(
+            Entry(
+                f"{TUNING}/{method}",
+                (f"+hparams/search={spec['search']}", *(str(o) for o in spec.get("overrides") or ())),
+                seeds=False,
+                tune=str(method),
+                datasets=None if datasets is None else tuple(str(d) for d in datasets),
+            )
+        )
+    return entries
+
+
+def _sweep_entries(data: dict[str, Any], path: Path) -> list[Entry]:
     sweeps = data.get("sweeps")
     if not isinstance(sweeps, dict) or not sweeps:
         raise ConfigError(f"{path}: `sweeps` must map placeholders to sweeps")
@@ -79,18 +145,27 @@ def load_profile(name: str) -> Profile:
     estimate = data.get("estimate") or {}
     if "default" not in (estimate.get("seconds_per_epoch") or {}):
         raise ConfigError(f"{path}: estimate.seconds_per_epoch.default is missing")
+    root = Path(data.get("root", f"outputs/reproduce-{name}"))
+    tuned = str(data.get("tuned", "conf"))
+    if tuned not in ("conf", "root"):
+        raise ConfigError(f"{path}: tuned must be conf or root, got {tuned!r}")
     return Profile(
         name,
-        Path(data.get("root", f"outputs/reproduce-{name}")),
+        root,
         tuple(str(o) for o in data.get("overrides") or ()),
         estimate,
+        tuple(str(o) for o in data.get("tuning_overrides") or ()),
+        tuned,
     )
 
 
 def select(entries: list[Entry], only: list[str] | None) -> list[Entry]:
-    """The entries named in ``only`` (all when None), in manifest order; an unknown name is a ConfigError."""
+    """The entries named in ``only`` (all when None; ``tuning`` names every tuning sweep), in manifest
+    order; an unknown name is a ConfigError."""
     if not only:
         return entries
+    if TUNING in only:
+        only = [name for name in only if name != TUNING] + [e.placeholder for e in entries if e.tune]
     names = {entry.placeholder for entry in entries}
     unknown = [name for name in only if name not in names]
     if unknown:

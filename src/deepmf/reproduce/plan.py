@@ -84,7 +84,16 @@ class Plan:
 def sweep_overrides(entry: Entry, profile: Profile, dataset: str, seeds: str, extra: list[str]) -> list[str]:
     """The overrides of ``python train.py -m`` for one entry on one dataset, ``hydra.sweep.dir`` aside."""
     seed = [f"seed={seeds}"] if entry.seeds else []
-    return [*entry.overrides, f"data={dataset}", *seed, *profile.overrides, *extra]
+    tuning = list(profile.tuning_overrides) if entry.tune else []
+    return [
+        *entry.overrides,
+        f"data={dataset}",
+        *seed,
+        *profile.overrides,
+        *tuning,
+        *profile.search_path,
+        *extra,
+    ]
 
 
 def build_plan(
@@ -96,6 +105,8 @@ def build_plan(
         for dataset in datasets:
             measured = Measurements.under(profile.root / dataset)
             for entry in entries:
+                if not entry.runs_on(dataset):  # e.g. the baselines' tuning: Amusic only
+                    continue
                 overrides = sweep_overrides(entry, profile, dataset, seeds, extra)
                 try:
                     jobs, parallel = expand(overrides)

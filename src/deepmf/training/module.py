@@ -49,8 +49,10 @@ class RecommenderModule(pl.LightningModule):
         self.optimizer_name = optimizer
         self.ks = list(ks)
         self.n_items = n_items
-        self._ranks: dict[str, list[torch.Tensor]] = {"sampled": [], "full": []}
+        self._ranks: dict[str, list[torch.Tensor]] = {"sampled": [], "full": [], "users": []}
         self.last_metrics: dict[str, float] = {}
+        #: stage -> the last evaluation's per-user ``{"users", "sampled", "full"}`` (int32, on the CPU).
+        self.last_ranks: dict[str, dict[str, torch.Tensor]] = {}
         self._all_finite: torch.Tensor | None = None
         self._loss_sum = torch.zeros(())
         # One plain Adam step per batch: manual optimisation skips Lightning's closure machinery, about
@@ -104,22 +106,26 @@ class RecommenderModule(pl.LightningModule):
     # --- evaluation ---------------------------------------------------------------------------------
 
     def _start_evaluation(self) -> None:
-        self._ranks = {"sampled": [], "full": []}
+        self._ranks = {"sampled": [], "full": [], "users": []}
         self.model.prepare_evaluation()
 
     def _evaluation_step(self, batch: dict[str, torch.Tensor]) -> None:
         sampled, full = rank_batch(self.model, batch, self.n_items)
         self._ranks["sampled"].append(sampled)
         self._ranks["full"].append(full)
+        self._ranks["users"].append(batch["users"])
 
     def _finish_evaluation(self, stage: str) -> None:
         if not self._ranks["sampled"]:
             return
-        metrics = ranking_metrics(torch.cat(self._ranks["sampled"]), self.ks, f"{stage}/")
-        metrics |= ranking_metrics(torch.cat(self._ranks["full"]), self.ks, f"{stage}/full_")
+        ranks = {name: torch.cat(parts) for name, parts in self._ranks.items()}
+        metrics = ranking_metrics(ranks["sampled"], self.ks, f"{stage}/")
+        metrics |= ranking_metrics(ranks["full"], self.ks, f"{stage}/full_")
         self.log_dict(metrics, prog_bar=False)
         self.last_metrics |= metrics
-        self._ranks = {"sampled": [], "full": []}
+        # Kept for per_user.npz (deepmf.evaluation.per_user): one small int32 array per user and protocol.
+        self.last_ranks[stage] = {name: values.to("cpu", torch.int32) for name, values in ranks.items()}
+        self._ranks = {"sampled": [], "full": [], "users": []}
 
     def on_validation_epoch_start(self) -> None:
         self._start_evaluation()

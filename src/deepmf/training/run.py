@@ -19,11 +19,13 @@ from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint, TQDMProg
 
 from deepmf.data.datamodule import InteractionDataModule, check_data_config
 from deepmf.errors import ConfigError, DeepMFError, TrainingError
+from deepmf.evaluation.per_user import FILENAME as PER_USER_FILE
+from deepmf.evaluation.per_user import save_per_user
 from deepmf.io import write_json_atomic
 from deepmf.losses import PointwiseLoss, check_loss_config, loss_max_rating
 from deepmf.models import ModelContext, build_model, check_model_config
 from deepmf.models.fitted import FittedRecommender
-from deepmf.training.callbacks import EpochHistory, LastEpochCheckpoint
+from deepmf.training.callbacks import EpochHistory, LastEpochCheckpoint, PerUserRanks
 from deepmf.training.checkpoint_io import SafeCheckpointIO
 from deepmf.training.devices import check_single_device, job_devices
 from deepmf.training.fast_path import FastRecommenderModule, check_fast_path_config, resolve_fast_path
@@ -34,6 +36,7 @@ from deepmf.training.module import OPTIMIZERS, RecommenderModule
 from deepmf.training.pretrain import train_components
 from deepmf.training.rerun import check_rerun
 from deepmf.training.resume import DATASET_KEY, TrainingSettings, check_resume, training_settings
+from deepmf.training.tuned import check_tuned_config
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +46,7 @@ def check_config(cfg: DictConfig) -> None:
     missing = sorted(OmegaConf.missing_keys(cfg))
     if missing:
         raise ConfigError(f"{', '.join(missing)} must be given (no default), e.g. {missing[0]}=<value>")
+    check_tuned_config(cfg)
     check_model_config(cfg.model)
     check_data_config(cfg.data)
     check_loss_config(cfg.loss)
@@ -112,6 +116,7 @@ def train(cfg: DictConfig, output_dir: Path, overrides: list[str] | None = None)
         "config": OmegaConf.to_container(cfg, resolve=True),
     }
     history = EpochHistory()
+    per_user = PerUserRanks()
     exit_code = 1
     try:
         check_config(cfg)
@@ -187,6 +192,7 @@ def train(cfg: DictConfig, output_dir: Path, overrides: list[str] | None = None)
         refresh = cfg.get("progress_refresh_rate") or (1 if sys.stdout.isatty() else 500)
         callbacks: list[pl.Callback] = [
             history,
+            per_user,
             TrainingSettings(cfg, datamodule.info.sha256),
             TQDMProgressBar(refresh_rate=refresh),
         ]
@@ -216,6 +222,8 @@ def train(cfg: DictConfig, output_dir: Path, overrides: list[str] | None = None)
         ckpt = selected_checkpoint(checkpoint, val_at_best) if has_validation and not single_fit else None
         trainer.test(module, datamodule=datamodule, ckpt_path=ckpt, verbose=False, weights_only=True)
         metrics = {k: v for k, v in val_at_best.items() if k.startswith("val/")}
+        selected_epoch = val_at_best.get("epoch")
+        save_per_user(output_dir / PER_USER_FILE, per_user.stages(selected_epoch), selected_epoch)
         metrics |= {k: v for k, v in module.last_metrics.items() if k.startswith("test/")}
         record |= {
             "status": "completed",
