@@ -124,11 +124,11 @@ def main() -> None:
         "(`fast_path.enabled=auto` is off on CPU)"
     )
     lines = [
-        "| step | ms/step | / today's | compile s |",
-        "|---|---|---|---|",
+        "| step | ms/step (median) | fastest - slowest round | / today's | compile s |",
+        "|---|---|---|---|---|",
         *(
-            f"| {name} | {value:.2f} | {value / today:.2f} | "
-            f"{f'{compile_s[name]:.1f}' if name in compile_s else ''} |"
+            f"| {name} | {value:.2f} | {min(samples[name]):.2f} - {max(samples[name]):.2f} | "
+            f"{value / today:.2f} | {f'{compile_s[name]:.1f}' if name in compile_s else ''} |"
             for name, value in ms.items()
         ),
         "",

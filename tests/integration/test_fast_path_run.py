@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from deepmf.errors import ConfigError
-from tests.integration.test_train_cli import ROOT, SMALL_DMF, run_train
+from tests.integration.test_train_cli import SMALL_DMF, run_train
 from tests.runs import run
 
 #: lr 1e-3: Adam amplifies rounding-level gradients into lr-sized steps (see tests/unit/test_fast_step.py).
@@ -55,8 +55,7 @@ def test_fast_path_refuses_what_it_cannot_train(tmp_path, ml100k_dir):
         run(ml100k_dir, tmp_path / "steps", "fast_path.steps_per_call=0")
 
 
-def test_train_py_runs_the_fast_path(tmp_path, ml100k_dir, monkeypatch):
-    monkeypatch.setenv("PYTHONPATH", str(ROOT / "src"))  # this checkout's deepmf, not an installed one
+def test_train_py_runs_the_fast_path(tmp_path, ml100k_dir):
     result = run_train(tmp_path, ml100k_dir, "logger=none", *SMALL_DMF, "fast_path.enabled=true")
     assert result.returncode == 0, result.stderr[-3000:]
     record = json.loads((tmp_path / "run" / "metrics.json").read_text())
