@@ -70,7 +70,9 @@ def dense_rows(rows: SparseRows) -> torch.Tensor:
 
 def padded_rows(rows: SparseRows) -> tuple[torch.Tensor, torch.Tensor]:
     """``(indices, values)``, each ``n_rows x longest_row``: row ``r``'s non-zeros, then zero-valued
-    entries at column 0 (which add nothing to ``row @ W1`` nor to its gradient)."""
+    entries, which add nothing to ``row @ W1`` nor to its gradient. A padding entry's column is its slot
+    modulo ``n_columns``, not one shared column: the backward's scattered adds of those zeros then spread
+    over many rows of ``W1`` instead of all contending for one (GPU atomics)."""
     lengths = rows.indptr[1:] - rows.indptr[:-1]
     width = max(1, int(lengths.max())) if rows.n_rows else 1
     slot = torch.arange(width, device=lengths.device)
@@ -79,7 +81,7 @@ def padded_rows(rows: SparseRows) -> tuple[torch.Tensor, torch.Tensor]:
     if len(rows.indices) == 0:
         zeros = torch.zeros(rows.n_rows, width, device=lengths.device)
         return zeros.long(), zeros
-    indices = torch.where(present, rows.indices[positions], 0)
+    indices = torch.where(present, rows.indices[positions], slot % max(rows.n_columns, 1))
     values = torch.where(present, rows.values[positions], 0.0)
     return indices, values
 
