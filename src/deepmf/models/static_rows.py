@@ -1,7 +1,8 @@
 """DMF's first layer ``Y_rows @ W1`` in forms whose shapes never depend on the data (the fast path).
 
 - ``dense``: Y's rows as a dense matrix on the device; a step gathers its rows and multiplies (one GEMM
-  forward, one for ``dW1``). Exact, and the fastest form on a GPU where Y fits (ML-1M: 2 x 90 MB).
+  forward, one for ``dW1``). Exact; expected to be the fastest form on a GPU where Y fits (ML-1M:
+  2 x 90 MB), not yet measured there (``bash benchmarks/gpu_check.sh`` times every form).
 - ``sparse_padded``: each row's non-zeros padded to the longest row's count with zero-valued entries, a
   fixed-width weighted ``embedding_bag``: exact, memory ``n_rows x longest_row`` per tower.
 - ``bag``: today's ragged embedding-bag with the fast backward of :mod:`deepmf.models.sparse_layers`
@@ -45,7 +46,8 @@ def choose_first_layer(
 
     ``auto``: on CUDA, or when the step is compiled, ``dense`` if Y's dense rows (both towers) fit in
     ``budget_mb``, else ``sparse_padded``; on CPU without compilation ``bag`` (today's CPU step, the
-    fastest there: docs/benchmarks/compiled_step.md). ``bag`` with a compiled step is refused.
+    fastest of the forms on this CPU: docs/benchmarks/compiled_step.md). ``bag`` with a compiled step
+    is refused.
     """
     if requested not in FIRST_LAYERS:
         raise ConfigError(
