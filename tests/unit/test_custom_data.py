@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from deepmf.data.custom import CSVInteractions
-from deepmf.data.download import Checksum, RemoteFile, locate_or_download
+from deepmf.data.download import Checksum, RemoteFile, locate
 from deepmf.errors import ConfigError, DataError
 
 
@@ -64,9 +64,9 @@ def test_single_file_download_is_verified(tmp_path):
     source.write_text("0 0 5.0 1\n")
     digest = hashlib.sha256(source.read_bytes()).hexdigest()
     good = RemoteFile(source.as_uri(), "sub/file.txt", Checksum("sha256", digest))
-    path = locate_or_download(None, tmp_path / "data", ["sub/file.txt.gz", "sub/file.txt"], good)
+    path = locate(None, tmp_path / "data", ["sub/file.txt.gz", "sub/file.txt"], good)
     assert path == tmp_path / "data" / "sub" / "file.txt" and path.read_text() == "0 0 5.0 1\n"
     bad = RemoteFile(source.as_uri(), "other/file.txt", Checksum("sha256", "0" * 64))
     with pytest.raises(DataError, match="download was refused and removed"):
-        locate_or_download(None, tmp_path / "data", ["other/file.txt"], bad)
+        locate(None, tmp_path / "data", ["other/file.txt"], bad)
     assert not list((tmp_path / "data" / "other").iterdir())

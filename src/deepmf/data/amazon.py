@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from deepmf.data.datamodule import InteractionDataModule
-from deepmf.data.download import Checksum, RemoteFile, locate_or_download
+from deepmf.data.download import Checksum, RemoteFile, locate
 from deepmf.data.fields import AMAZON_FIELDS, AMUSIC_FIELDS
 from deepmf.data.filtering import check_filter_options, min_count_filter
 from deepmf.data.raw import RawRatings, parse_ratings, read_bytes
@@ -45,7 +45,7 @@ class AmazonMusicDMF(InteractionDataModule):
 
     def raw_file(self) -> Path:
         candidates = [f"{AMUSIC_NAME}.gz", AMUSIC_NAME]
-        return locate_or_download(self.ratings_path, self.data_dir, candidates, AMUSIC)
+        return locate(self.ratings_path, self.data_dir, candidates, AMUSIC)
 
     def parse(self, path: Path) -> RawRatings:
         return parse_ratings(path, sep=" ", fields=AMUSIC_FIELDS)
@@ -101,7 +101,7 @@ class AmazonRatings(InteractionDataModule):
     def raw_file(self) -> Path:
         file = f"amazon/ratings_{self.category}.csv"
         source = RemoteFile(AMAZON_URL.format(category=self.category), file, checksum=None)
-        return locate_or_download(self.ratings_path, self.data_dir, [file, f"{file}.gz"], source)
+        return locate(self.ratings_path, self.data_dir, [file, f"{file}.gz"], source)
 
     def parse(self, path: Path) -> RawRatings:
         return parse_ratings(path, sep=",", fields=AMAZON_FIELDS)

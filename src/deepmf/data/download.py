@@ -202,7 +202,3 @@ def locate(
 def _first_file(root: Path, candidates: list[str]) -> Path | None:
     """The first of ``candidates`` that exists under ``root`` (something else under its name is an error)."""
     return next((root / name for name in candidates if file_present(root / name)), None)
-
-
-#: Single-file data (Amazon) is located the same way: :func:`locate` downloads a :class:`RemoteFile` too.
-locate_or_download = locate
