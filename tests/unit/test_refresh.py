@@ -77,3 +77,39 @@ def test_refresh_refuses_a_document_that_does_not_match_or_lacks_a_section(tmp_p
         refresh(out, template)
     assert out.read_text() == before  # nothing half-written
     assert main(["--refresh", str(out), "--template", str(template)]) == 1
+
+
+def test_take_replaces_one_section_from_another_document_and_says_where_it_came_from(tmp_path):
+    out, template = written_document(tmp_path)
+    before = out.read_text()
+    runs = tmp_path / "rerun"
+    make_run(runs / "itempop", {"name": "itempop"}, "nce", "ml100k", 0, metrics_for(0.52))
+    newer = tmp_path / "newer.md"
+    write_results([("table2", runs / "itempop")], newer, template)
+
+    assert main(["--refresh", str(out), "--template", str(template), "--take", f"table2={newer}"]) == 0
+    after = out.read_text()
+    assert "| ML100k | HR@10 | 0.5200 |" in table2_of(after) and "0.4100" not in table2_of(after)
+    assert table2_of(after) == table2_of(newer.read_text())
+    assert (
+        after.split("Old prose.")[1].split("## Table 2")[0]
+        == before.split("Old prose.")[1].split("## Table 2")[0]
+    )
+    sources = after.split("## Table 2")[0]
+    assert "Section table2 taken" in sources and str(runs / "itempop") in sources
+    # Taking it again replaces the note rather than adding a second one.
+    refresh(out, template, taken={"table2": newer})
+    assert out.read_text().count("Section table2 taken") == 1
+
+
+def test_take_refuses_a_document_without_the_section_and_changes_nothing(tmp_path):
+    out, template = written_document(tmp_path)
+    before = out.read_text()
+    other = tmp_path / "other.md"
+    other.write_text("# nothing marked here\n")
+    with pytest.raises(RefreshError, match="holds no marked table2 section"):
+        refresh(out, template, taken={"table2": other})
+    with pytest.raises(RefreshError, match="sources cannot be taken"):
+        refresh(out, template, taken={"sources": other})
+    assert out.read_text() == before
+    assert main(["--refresh", str(out), "--template", str(template), "--take", "table2"]) == 1

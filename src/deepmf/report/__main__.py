@@ -4,6 +4,7 @@
     python -m deepmf.report DIR1 DIR2 --out reports/table2 --layout table2  # pool runs of several folders
     python -m deepmf.report --results docs/results.md DIR ... table2=RUN_DIR ...
     python -m deepmf.report --refresh docs/results.md   # new template and benchmarks, run tables kept
+    python -m deepmf.report --refresh docs/results.md --take table3=t3.md   # one table from a new sweep
 
 A folder is a sweep (its job folders are found below it) or a single run. ``NAME=DIR`` files the runs
 of DIR made for layout NAME under it (``report=NAME``; if none is, DIR's runs made for no layout, e.g.
@@ -51,6 +52,14 @@ def main(argv: list[str] | None = None) -> int:
         type=Path,
         help="with --refresh, for a document without section markers: the template it was generated from",
     )
+    parser.add_argument(
+        "--take",
+        action="append",
+        default=[],
+        metavar="SECTION=DOCUMENT",
+        help="with --refresh: replace this run section by the one in another results document "
+        "(e.g. table3=outputs/t3.md, written by python -m deepmf.reproduce only=table3 out=...)",
+    )
     parser.add_argument("--wandb", action="store_true", help="log the tables to W&B (offline by default)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -86,8 +95,15 @@ def refresh_document(args: argparse.Namespace) -> int:
     from deepmf.report.refresh import RefreshError, refresh
     from deepmf.report.results import DEFAULT_TEMPLATE
 
+    taken = {}
+    for text in args.take:
+        name, sep, document = text.partition("=")
+        if not sep or not name or not document:
+            log.error("--take wants SECTION=DOCUMENT, got %r", text)
+            return 1
+        taken[name] = Path(document)
     try:
-        kept = refresh(args.refresh, args.template or DEFAULT_TEMPLATE, args.previous_template)
+        kept = refresh(args.refresh, args.template or DEFAULT_TEMPLATE, args.previous_template, taken)
     except (OSError, RefreshError) as exc:
         log.error("%s", exc)
         return 1

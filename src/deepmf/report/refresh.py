@@ -73,8 +73,35 @@ def sections_by_alignment(document: str, template: str) -> dict[str, str]:
     return found
 
 
-def refresh(path: Path, template: Path, previous_template: Path | None = None) -> list[str]:
-    """Rewrite ``path`` from ``template``, keeping its run sections; return the names of those kept."""
+def taken_note(name: str) -> re.Pattern[str]:
+    """The sentence of the sources section that says where section ``name`` was taken from."""
+    return re.compile(rf" Section {name} taken .*?\(end of {name}\)\.", re.DOTALL)
+
+
+def take_sections(sections: dict[str, str], taken: dict[str, Path]) -> None:
+    """Replace each section ``name`` of ``taken`` by the one the document ``taken[name]`` holds (written by
+    ``python -m deepmf.reproduce out=...`` or ``--results``: a sweep rerun for one table), and say so, with
+    that document's own sources, in the sources section."""
+    for name, document in taken.items():
+        if name == "sources":
+            raise RefreshError("sources cannot be taken: it says where every section came from")
+        other = sections_by_marker(document.read_text(encoding="utf-8"))
+        if name not in other:
+            raise RefreshError(f"{document} holds no marked {name} section to take")
+        sections[name] = other[name]
+        origin = REFRESHED.sub("", other.get("sources", "")).strip() or "(no sources section)"
+        sections["sources"] = (
+            taken_note(name).sub("", sections.get("sources", "")).rstrip("\n")
+            + f" Section {name} taken {dt.date.today().isoformat()} from `{document}`, whose runs: "
+            f"{origin} (end of {name}).\n"
+        )
+
+
+def refresh(
+    path: Path, template: Path, previous_template: Path | None = None, taken: dict[str, Path] | None = None
+) -> list[str]:
+    """Rewrite ``path`` from ``template``, keeping its run sections (or taking those named in ``taken``
+    from other documents); return the names of the sections it holds."""
     from deepmf.report.results import included
 
     document = path.read_text(encoding="utf-8")
@@ -82,6 +109,7 @@ def refresh(path: Path, template: Path, previous_template: Path | None = None) -
     if not sections:
         source = (previous_template or template).read_text(encoding="utf-8")
         sections = sections_by_alignment(document, source)
+    take_sections(sections, taken or {})
     missing = sorted(set(PLACEHOLDER.findall(template.read_text(encoding="utf-8"))) - set(sections))
     if missing:
         raise RefreshError(f"{path} holds no section for {', '.join(missing)}: regenerate it from the runs")
