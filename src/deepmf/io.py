@@ -13,6 +13,19 @@ from typing import Any
 
 from filelock import FileLock
 
+# The process's umask, read once at import (os.umask can only be read by setting it).
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
+
+def plain_file_mode(target: Path) -> int:
+    """The permissions ``open(target, "w")`` would leave: the existing file's, else 0o666 less the umask
+    (``mkstemp`` makes its files 0o600, which would hide results from the other users of a cluster)."""
+    try:
+        return target.stat().st_mode & 0o777
+    except FileNotFoundError:
+        return 0o666 & ~_UMASK
+
 
 @contextmanager
 def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
@@ -24,6 +37,7 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        os.chmod(tmp_path, plain_file_mode(target))
         # Flush to disk before the rename, so even a power cut cannot leave a renamed but empty file.
         with open(tmp_path, "rb") as handle:
             os.fsync(handle.fileno())
