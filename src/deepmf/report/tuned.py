@@ -67,13 +67,22 @@ def write_tuned(folder: Path, path: Path, monitor: str | None = None) -> dict[st
     """Write :func:`tuned_values` of ``folder`` to ``path`` (YAML, atomically); return them."""
     values = tuned_values(folder, monitor)
     budget = values["tuning"]
+    shown = readable(path)  # a committed file names no one's home folder
     header = (
         f"# Chosen on {budget['monitor']} (validation) by {budget['trials']} trials of {folder}\n"
-        f"# (python -m deepmf.report.best {folder} --write {path}); written by code, do not edit by hand.\n"
+        f"# (python -m deepmf.report.best {folder} --write {shown}); written by code, do not edit by hand.\n"
     )
     text = header + yaml.safe_dump(values, sort_keys=False)
     write_atomic(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
     return values
+
+
+def readable(path: Path) -> Path:
+    """``path`` relative to the working directory when it lies below it, else as given."""
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve())
+    except ValueError:
+        return path
 
 
 def _set(tree: dict[str, Any], dotted: str, value: Any) -> None:
