@@ -143,7 +143,7 @@ class Report:
         ]
         grid = [[self.cell(d, f, metric) for d in self.datasets for metric in metrics] for f in self.factors]
         keys = [[(d, f, metric) for d in self.datasets for metric in metrics] for f in self.factors]
-        body = self._annotate(grid, keys, _bold_best(grid, along_rows=False), along_rows=False)
+        body = self._annotate(grid, keys, _bold_best(grid, along_rows=False))
         return header, [[str(f), *row] for f, row in zip(self.factors, body)]
 
     def _methods_as_columns(self, metrics: tuple[str, str]) -> tuple[list[str], list[list[str]]]:
@@ -151,7 +151,7 @@ class Report:
         keys = [(d, measure, metric) for d in self.datasets for measure, metric in zip(MEASURES, metrics)]
         grid = [[self.cell(d, f, metric) for f in self.factors] for d, _, metric in keys]
         cell_keys = [[(d, f, metric) for f in self.factors] for d, _, metric in keys]
-        body = self._annotate(grid, cell_keys, _bold_best(grid, along_rows=True), along_rows=True)
+        body = self._annotate(grid, cell_keys, _bold_best(grid, along_rows=True))
         rows = [[dataset_title(d), measure, *row] for (d, measure, _), row in zip(keys, body)]
         if self.layout.improvement:
             ours, base = self.layout.improvement
@@ -162,36 +162,31 @@ class Report:
                 row.append(f"{100 * (a.mean / b.mean - 1):+.1f}%" if ok else "")  # type: ignore[union-attr]
         return header, rows
 
+    def best_factor(self, dataset: str, metric: str) -> Any | None:
+        """The factor whose cell has the best mean ``metric`` on ``dataset`` (the first of ties), or None
+        when fewer than two cells have a value: the best of a table's row (or column)."""
+        scored = [(c.mean, f) for f in self.factors if (c := self.cell(dataset, f, metric)) and c.n]
+        return max(scored, key=lambda s: s[0])[1] if len(scored) > 1 else None
+
     def _annotate(
-        self,
-        grid: list[list[Cell | None]],
-        keys: list[list[tuple[str, Any, str]]],
-        text: list[list[str]],
-        along_rows: bool,
+        self, grid: list[list[Cell | None]], keys: list[list[tuple[str, Any, str]]], text: list[list[str]]
     ) -> list[list[str]]:
         """Add each cell's bootstrap interval and, for a cell the tests cannot tell from the best of its
         row (or column), the :data:`INDISTINGUISHABLE` marker."""
         significance = self.significance
         if not significance.intervals:
             return text
-        lines = range(len(grid)) if along_rows else range(len(grid[0]) if grid else 0)
-        for i in lines:
-            positions = (
-                [(i, j) for j in range(len(grid[i]))] if along_rows else [(r, i) for r in range(len(grid))]
-            )
-            scored = [
-                (grid[r][c].mean, r, c) for r, c in positions if grid[r][c] is not None and grid[r][c].n
-            ]
-            best = max(scored, key=lambda s: s[0]) if len(scored) > 1 else None
-            for r, c in positions:
-                dataset, factor, metric = keys[r][c]
+        best: dict[tuple[str, str], Any] = {}
+        for r, row in enumerate(keys):
+            for c, (dataset, factor, metric) in enumerate(row):
                 interval = significance.interval(dataset, factor, metric)
                 if interval is None or grid[r][c] is None or not grid[r][c].n:
                     continue
                 text[r][c] += f" [{interval[0]:.4f}, {interval[1]:.4f}]"
-                if best is not None:
-                    best_factor = keys[best[1]][best[2]][1]
-                    marker = significance.marker(dataset, metric, factor, best_factor)
+                if (dataset, metric) not in best:
+                    best[dataset, metric] = self.best_factor(dataset, metric)
+                if best[dataset, metric] is not None:
+                    marker = significance.marker(dataset, metric, factor, best[dataset, metric])
                     text[r][c] += f" {marker}" if marker else ""
         return text
 
@@ -277,12 +272,9 @@ class Report:
         for protocol, metrics in PROTOCOLS.items():
             for dataset in self.datasets:
                 for measure, metric in zip(MEASURES, metrics):
-                    scored = [
-                        (c.mean, f) for f in self.factors if (c := self.cell(dataset, f, metric)) and c.n
-                    ]
-                    if len(scored) < 2:
+                    best = self.best_factor(dataset, metric)
+                    if best is None:
                         continue
-                    best = max(scored, key=lambda s: s[0])[1]
                     for factor in self.factors:
                         found = self.significance.comparison(dataset, metric, best, factor)
                         if factor == best or found is None:
