@@ -22,11 +22,13 @@ WHOLE_NUMBER = r"[+-]?\d+(?:\.0*)?"
 
 
 class FieldError(ValueError):
-    """The value in row ``row`` of a column is not what its field must be; ``message`` says why."""
+    """The value in row ``row`` of a column is not what its field must be; ``message`` says why.
+    ``unreadable``: the text is no value of the field's kind at all (not a number), rather than a value
+    the field rules out (so a header line or a date may be the cause)."""
 
-    def __init__(self, row: int, message: str) -> None:
+    def __init__(self, row: int, message: str, unreadable: bool = False) -> None:
         super().__init__(message)
-        self.row, self.message = row, message
+        self.row, self.message, self.unreadable = row, message, unreadable
 
 
 @dataclass(frozen=True)
@@ -56,7 +58,7 @@ class Integer:
         a whole number (``7.0`` is 7, ``1e3`` is refused) or does not fit int64."""
         whole = text.str.fullmatch(WHOLE_NUMBER).to_numpy(dtype=bool)
         if not whole.all():
-            raise _error(~whole, text, f"{name} {{!r}} is not an integer")
+            raise _error(~whole, text, f"{name} {{!r}} is not an integer", unreadable=True)
         text = text.str.replace(r"\.0*$", "", regex=True)
         values = pd.to_numeric(text)  # int64 exactly when every value fits; uint64 or float64 otherwise
         if values.dtype == np.int64:
@@ -85,7 +87,7 @@ class Rating:
     def read(self, name: str, text: pd.Series) -> np.ndarray:
         values = pd.to_numeric(text, errors="coerce").to_numpy(dtype=np.float64)
         if np.isnan(values).any():
-            raise _error(np.isnan(values), text, f"{name} {{!r}} is not a number")
+            raise _error(np.isnan(values), text, f"{name} {{!r}} is not a number", unreadable=True)
         positive = np.isfinite(values) & (values > 0)
         if not positive.all():
             raise _error(
@@ -115,9 +117,9 @@ Field = Integer | Text | Rating
 Fields = Mapping[str, Field]
 
 
-def _error(bad: np.ndarray, text: pd.Series, message: str) -> FieldError:
+def _error(bad: np.ndarray, text: pd.Series, message: str, unreadable: bool = False) -> FieldError:
     row = int(np.flatnonzero(bad)[0])
-    return FieldError(row, message.format(text.iloc[row]))
+    return FieldError(row, message.format(text.iloc[row]), unreadable)
 
 
 UNIX_SECONDS = Integer(0, rule="Unix seconds")

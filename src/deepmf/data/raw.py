@@ -159,10 +159,10 @@ def parse_ratings(
         try:
             return fields[name].read(name, frame[name])
         except FieldError as exc:
-            hint, unreadable = "", exc.message.endswith(("is not an integer", "is not a number"))
-            if exc.row == 0 and not header and unreadable:
+            hint = ""
+            if exc.row == 0 and not header and exc.unreadable:
                 hint = "; if line 1 is a header, set data.header=true"
-            elif name == "timestamp" and unreadable:
+            elif name == "timestamp" and exc.unreadable:
                 hint = " (timestamps are integers that order a user's ratings, e.g. Unix seconds)"
             raise DataError(f"{path}, line {lines[exc.row]}: {exc.message}{hint}") from None
 
