@@ -35,6 +35,7 @@ def test_a_dmf_search_writes_its_values_and_budget_and_the_tuned_dmf_trains_with
     assert values["model"]["layers"] == best["config"]["model"]["layers"]
     assert values["data"]["neg_ratio"] == best["config"]["data"]["neg_ratio"]
     assert values["selection"]["patience"] == 5  # the budget's early stopping on validation
+    assert values["data"]["batch_size"] == best["config"]["data"]["batch_size"] == 4096  # the trials' batch
     budget = values["tuning"]
     assert budget["trials"] == budget["completed"] == 2
     assert budget["best_value"] == best["metrics"]["val/ndcg@10"]
@@ -51,6 +52,7 @@ def test_a_dmf_search_writes_its_values_and_budget_and_the_tuned_dmf_trains_with
     record = json.loads((run / "metrics.json").read_text())
     assert record["config"]["optim"]["lr"] == values["optim"]["lr"]
     assert record["config"]["model"]["layers"] == values["model"]["layers"]
+    assert record["config"]["data"]["batch_size"] == 4096  # trained at the batch its values were chosen at
     report = aggregate(find_jobs(run), "table2")
     assert report.factors == ["DMF-nce (tuned)"]
     header, rows = report.tuning_table()

@@ -2,8 +2,8 @@
 
 ``python -m deepmf.report.best <sweep> --write conf/hparams/tuned/<data>/<method>.yaml`` (and the
 ``tuning`` stage of ``python -m deepmf.reproduce``) writes the search's parameters as the best trial ran
-them (chosen on validation: ``report.best``), the early stopping it trained with (``trainer.max_epochs``,
-``selection.patience``, eALS' ``model.iterations``) and, under ``tuning``, the sweep's own record of its
+them (chosen on validation: ``report.best``), the training they had besides (``trainer.max_epochs``,
+``selection.patience``, eALS' ``model.iterations``, ``data.batch_size``) and, under ``tuning``, the sweep's own record of its
 budget: trials, completed trials, summed wall time, the validation score chosen on.
 
 ``conf/train.yaml`` loads ``hparams/tuned/<data>/<method>.yaml`` (when it exists) into ``tuned.<method>``,
@@ -24,7 +24,7 @@ from deepmf.report.collect import find_jobs
 from deepmf.report.job import Job, read_yaml
 
 #: Training settings a tuned method takes over from its trials besides the searched parameters.
-TRAINING_KEYS = ("trainer.max_epochs", "selection.patience", "model.iterations")
+TRAINING_KEYS = ("trainer.max_epochs", "selection.patience", "model.iterations", "data.batch_size")
 
 
 def searched_keys(job: Job) -> list[str]:
