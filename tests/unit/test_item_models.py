@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 import torch
 
 from deepmf.data.matrix import rating_matrix
@@ -87,12 +88,42 @@ def test_ease_weights_solve_the_constrained_least_squares():
 
 
 def test_ease_scores_are_rows_times_b():
-    matrix = random_matrix(seed=3)
+    matrix = random_matrix(seed=3)  # 40 users, 25 items: through the items
     model = EASE(matrix, l2=5.0)
+    assert not model.through_users
     model.fit_step()
     X = (matrix.dense() > 0).float()
     users = torch.tensor([3, 0, 7])
     torch.testing.assert_close(model.score_all(users, matrix.n_columns), X[users] @ model.item_weights)
+
+
+def wide_matrix():
+    """12 users, 30 items, with a never-rated item and a user who rated nothing."""
+    matrix = random_matrix(n_users=12, n_items=30, density=0.3, seed=5)
+    dense = matrix.dense()
+    dense[:, 4] = 0
+    dense[7] = 0
+    users, items = torch.nonzero(dense, as_tuple=True)
+    return rating_matrix(users.numpy(), items.numpy(), dense[users, items].numpy(), 12, 30, input="rating")
+
+
+@pytest.mark.parametrize("l2", [0.5, 5.0, 500.0])
+def test_ease_through_the_users_gives_the_item_forms_scores(l2):
+    matrix = wide_matrix()
+    X = (matrix.dense() > 0).double()
+    reference = X @ ease_weights(X.T @ X, l2)  # the item-item closed form, float64
+    through_users = EASE(matrix, l2=l2)
+    through_items = EASE(matrix, l2=l2, through_users=False)
+    assert through_users.through_users and not hasattr(through_users, "item_weights")
+    assert through_users.user_precision.shape == (12, 12)  # n_users^2, not n_items^2
+    users = torch.tensor([7, 0, 3, 11, 3])  # the empty user, and a repeated one
+    for model in (through_users, through_items):
+        model.fit_step()
+        scores = model.score_all(users, matrix.n_columns)
+        assert scores.dtype == torch.float32
+        torch.testing.assert_close(scores.double(), reference[users], rtol=1e-5, atol=1e-6)
+    assert torch.all(through_users.score_all(users, 30)[:, 4] == 0)  # no one rated item 4: no score
+    assert torch.all(through_users.score_all(torch.tensor([7]), 30) == 0)
 
 
 def test_itempop_ignores_ratings_and_counts_interactions():

@@ -3,8 +3,8 @@
 ``python -m deepmf.report.best <sweep> --write conf/hparams/tuned/<data>/<method>.yaml`` (and the
 ``tuning`` stage of ``python -m deepmf.reproduce``) writes the search's parameters as the best trial ran
 them (chosen on validation: ``report.best``), the training they had besides (``trainer.max_epochs``,
-``selection.patience``, eALS' ``model.iterations``, ``data.batch_size``) and, under ``tuning``, the sweep's own record of its
-budget: trials, completed trials, summed wall time, the validation score chosen on.
+``selection.patience``, eALS' ``model.iterations``, ``data.batch_size``) and, under ``tuning``, the
+sweep's own record of its budget: trials, completed trials, summed wall time, the validation score.
 
 ``conf/train.yaml`` loads ``hparams/tuned/<data>/<method>.yaml`` (when it exists) into ``tuned.<method>``,
 and the method configs read their values from there (``conf/method/dmf_tuned.yaml``; the baselines fall
