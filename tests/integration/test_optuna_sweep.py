@@ -1,5 +1,5 @@
 """Tuning with Hydra's optuna sweeper end to end on tiny synthetic data: the DMF search space over two
-trials, and a study that goes on past a failed trial."""
+trials, a study that goes on past a failed trial, and one rerun after a kill."""
 
 from __future__ import annotations
 
@@ -55,3 +55,32 @@ def test_a_failed_trial_is_told_as_failed_and_the_study_goes_on(tmp_path, ml100k
     results = yaml.safe_load((sweep / "optimization_results.yaml").read_text())
     assert results["best_value"] == found[1]["metrics"]["val/ndcg@10"]
     assert result.returncode == 1  # as for any sweep with a failed job
+
+
+def test_a_search_rerun_after_a_kill_keeps_its_trials_and_asks_what_one_run_would(tmp_path, ml100k_dir):
+    # A 3-trial search killed after two trials is rerun with the same command: its kept trials return
+    # their recorded metric to optuna, so the seeded TPE sees the same history and asks the same points.
+    search = ("+hparams/search=dmf", *SMALL_TOWERS)
+    killed, whole = tmp_path / "killed", tmp_path / "whole"
+    assert run_train(killed, ml100k_dir, *search, "hydra.sweeper.n_trials=2").returncode == 0
+    for trial in ("0", "1"):  # a trial run again would rewrite its record and lose the mark
+        path = killed / "multirun" / trial / "metrics.json"
+        path.write_text(json.dumps(json.loads(path.read_text()) | {"marked_by_test": True}))
+
+    result = run_train(killed, ml100k_dir, *search, "hydra.sweeper.n_trials=3")
+    assert result.returncode == 0, result.stderr[-3000:]
+    rerun = trials(killed / "multirun")
+    assert [rerun[t].get("marked_by_test") for t in (0, 1, 2)] == [True, True, None]
+    assert rerun[2]["status"] == "completed"
+
+    assert run_train(whole, ml100k_dir, *search, "hydra.sweeper.n_trials=3").returncode == 0
+    uninterrupted = trials(whole / "multirun")
+    searched = ("optim.lr=", "data.neg_ratio=", "model.factors=", "model.layers=")
+
+    def point(record: dict) -> list[str]:
+        return [o for o in record["overrides"] if o.startswith(searched)]
+
+    assert [point(uninterrupted[t]) for t in (0, 1, 2)] == [point(rerun[t]) for t in (0, 1, 2)]
+    assert len({tuple(point(rerun[t])) for t in (0, 1, 2)}) == 3  # three different points
+    results = yaml.safe_load((killed / "multirun" / "optimization_results.yaml").read_text())
+    assert results["best_value"] == max(r["metrics"]["val/ndcg@10"] for r in rerun.values())
