@@ -328,6 +328,17 @@ def test_a_bad_value_is_refused_before_anything_is_cached(tmp_path):
     assert not list((tmp_path / "cache").rglob("*.npz"))
 
 
+def test_a_folder_under_the_split_cache_name_is_named_as_such(tmp_path):
+    path = dense_file(tmp_path)
+    datamodule(path, tmp_path).setup()  # saves the split: now we know the cache's name
+    (cache,) = (tmp_path / "cache").rglob("split-*.npz")
+    cache.unlink()
+    cache.mkdir()
+    with pytest.raises(DataError, match=re.escape(f"{cache}: is a folder, not a file (the split cache")):
+        datamodule(path, tmp_path).setup()
+    assert cache.is_dir() and not any(cache.iterdir())  # left as it was
+
+
 # --- ratings outside the dataset's scale (data.rating_scale) -----------------------------------------
 
 

@@ -20,6 +20,7 @@ from deepmf.data.batches import EvalBatches, TrainBatches
 from deepmf.data.download import sha256_of
 from deepmf.data.interactions import drop_duplicate_pairs, drop_sparse_users, to_interactions
 from deepmf.data.matrix import SparseRows, rating_matrix
+from deepmf.data.paths import file_present
 from deepmf.data.raw import RawRatings, check_rating_scale
 from deepmf.data.split import SPLIT_VERSION, LeaveOneOutSplit, leave_one_out
 from deepmf.data.static_batches import StaticTrainBatches
@@ -224,11 +225,13 @@ class InteractionDataModule(pl.LightningDataModule):
         Jobs that start together on an empty cache take its lock in turn: the first builds and saves the
         split, the others then read that file (never a half-written one: it is renamed into place).
         """
-        split = self._load_cache(cache) if cache.is_file() else None
+        # A folder (or anything else but a readable file) under the cache's name is an error saying so.
+        where = " (the split cache: remove it, or set paths.cache_dir elsewhere)"
+        split = self._load_cache(cache) if file_present(cache, where) else None
         if split is not None:
             return split
         with locked(cache):
-            split = self._load_cache(cache) if cache.is_file() else None  # built while this job waited
+            split = self._load_cache(cache) if file_present(cache, where) else None  # built while we waited
             if split is None:
                 split = self._build_split(source)
                 split.save(cache)
