@@ -3,7 +3,8 @@ import torch
 from omegaconf import OmegaConf
 
 import deepmf.models.base as base
-from deepmf.models.ncf import neumf_components
+import deepmf.models.ncf as ncf
+from deepmf.models.ncf import NCF, GMFBranch, MLPBranch, neumf_components
 from deepmf.training.module import RecommenderModule
 from tests.models_contract import build, model_config, planted_matrix
 
@@ -31,7 +32,7 @@ def test_neumf_p_starts_as_the_alpha_mix_of_gmf_and_mlp(alpha):
     torch.testing.assert_close(logits(neumf, users, items), expected, rtol=1e-4, atol=1e-4)
 
 
-def test_pairwise_scoring_is_sliced_and_equals_one_big_forward(monkeypatch):
+def test_the_pairwise_fallback_is_sliced_and_equals_one_big_forward(monkeypatch):
     model = build("neumf", planted_matrix())
     users = torch.arange(18)
     items = torch.arange(18).expand(18, 18)
@@ -46,9 +47,28 @@ def test_pairwise_scoring_is_sliced_and_equals_one_big_forward(monkeypatch):
     monkeypatch.setattr(base, "PAIRS_PER_FORWARD", 40)
     monkeypatch.setattr(type(model), "forward", counting_forward)
     with torch.no_grad():
-        sliced = model.score_all(users, 18)
+        sliced = base.Recommender.score_items(model, users, items)  # the fallback own models inherit
     torch.testing.assert_close(sliced, whole.detach())
     assert max(calls) <= 40 and sum(calls) == 18 * 18
+
+
+def test_ncf_grid_scoring_is_sliced_by_users(monkeypatch):
+    model = build("neumf", planted_matrix())
+    users = torch.arange(18)
+    with torch.no_grad():
+        whole = model.score_all(users, 18)
+    sliced_users = []
+    original = type(model).grid_scores
+
+    def counting_grid(self, u, i):
+        sliced_users.append(len(u))
+        return original(self, u, i)
+
+    monkeypatch.setattr(ncf, "PAIRS_PER_FORWARD", 40)
+    monkeypatch.setattr(type(model), "grid_scores", counting_grid)
+    with torch.no_grad():
+        torch.testing.assert_close(model.score_all(users, 18), whole)
+    assert max(sliced_users) * 18 <= 40 and sum(sliced_users) == 18
 
 
 def test_neumf_p_components_train_with_adam_whatever_optimizer_fine_tunes_neumf():
@@ -66,3 +86,25 @@ def test_optim_name_picks_the_optimizer(name, kind):
     module = RecommenderModule(torch.nn.Linear(2, 1), None, 0.1, [10], 5, optimizer=name)  # type: ignore[arg-type]
     optimizer = module.configure_optimizers()
     assert type(optimizer) is kind and optimizer.defaults["lr"] == 0.1
+
+
+@pytest.mark.parametrize("branches", [("gmf",), ("mlp",), ("gmf", "mlp")])
+def test_ncf_scores_a_grid_as_its_forward_scores_each_pair(branches):
+    torch.manual_seed(0)
+    n_users, n_items = 9, 31
+    make = {
+        "gmf": lambda: GMFBranch(n_users, n_items, 8, 0.5),
+        "mlp": lambda: MLPBranch(n_users, n_items, [16, 12, 4], 0.5),
+    }
+    model = NCF({name: make[name]() for name in branches})
+    with torch.no_grad():
+        model.predict.bias.fill_(0.3)  # a bias and weights far from 0: every term of the sum shows
+    users = torch.tensor([4, 0, 8, 4])
+    candidates = torch.randint(0, n_items, (4, 6))
+    pairwise = model(users.repeat_interleave(6), candidates.reshape(-1)).view(4, 6)
+    all_items = torch.arange(n_items)
+    everything = model(users.repeat_interleave(n_items), all_items.repeat(4)).view(4, n_items)
+    with torch.no_grad():
+        torch.testing.assert_close(model.score_items(users, candidates), pairwise, rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(model.score_all(users, n_items), everything, rtol=1e-5, atol=1e-6)
+        assert everything.std() > 0.01  # the scores differ across pairs: the check is not vacuous

@@ -15,7 +15,14 @@ import torch
 from torch import nn
 
 from deepmf.errors import ConfigError
-from deepmf.models.base import SCORE_MAX, SCORE_MIN, ModelContext, Recommender, register_model
+from deepmf.models.base import (
+    PAIRS_PER_FORWARD,
+    SCORE_MAX,
+    SCORE_MIN,
+    ModelContext,
+    Recommender,
+    register_model,
+)
 
 
 def embedding(count: int, dim: int, init_std: float) -> nn.Embedding:
@@ -39,6 +46,14 @@ class GMFBranch(nn.Module):
     def forward(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
         return self.user_embedding(users) * self.item_embedding(items)
 
+    def grid_logits(self, users: torch.Tensor, items: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+        """``weight^T (p_u * q_i)`` for every user of ``users`` and item of ``items`` (1-D: the same items
+        for every user; 2-D: a row per user), as ``(p_u * weight) . q_i``: one matrix product."""
+        scaled = self.user_embedding(users) * weight
+        if items.dim() == 1:
+            return scaled @ self.item_embedding(items).T
+        return torch.einsum("bd,bcd->bc", scaled, self.item_embedding(items))
+
 
 class MLPBranch(nn.Module):
     """``layers[0] / 2``-wide user and item embeddings, concatenated, through ReLU layers ``layers[1:]``."""
@@ -56,6 +71,19 @@ class MLPBranch(nn.Module):
     def forward(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
         return self.tower(torch.cat([self.user_embedding(users), self.item_embedding(items)], dim=-1))
 
+    def grid_logits(self, users: torch.Tensor, items: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+        """``weight^T tower([p_u, q_i])`` for every user and item (``items`` as in GMF's), with the first
+        layer split as ``W [p; q] + b = (W_p p + b) + W_q q``: its per-user and per-item halves are
+        computed once each, not once per pair."""
+        first: nn.Linear = self.tower[0]  # type: ignore[assignment]
+        half = self.user_embedding.embedding_dim
+        user_part = self.user_embedding(users) @ first.weight[:, :half].T + first.bias  # (b, width)
+        item_part = self.item_embedding(items) @ first.weight[:, half:].T  # (c, width) or (b, c, width)
+        if items.dim() == 1:
+            item_part = item_part.unsqueeze(0)
+        hidden = self.tower[1:](user_part.unsqueeze(1) + item_part)  # (b, c, layers[-1])
+        return hidden @ weight
+
 
 class NCF(Recommender):
     """``sigmoid(h^T [branch(u, i) for each branch])``, clamped into (0, 1) like every score here."""
@@ -68,6 +96,32 @@ class NCF(Recommender):
     def forward(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
         features = torch.cat([branch(users, items) for branch in self.branches.values()], dim=-1)
         return torch.sigmoid(self.predict(features).squeeze(-1)).clamp(SCORE_MIN, SCORE_MAX)
+
+    def grid_scores(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
+        """:meth:`forward` for every user of ``users`` and item of ``items`` (1-D: shared; 2-D: a row
+        per user): ``h^T [branches]`` is the sum of each branch's part of ``h``, so every branch scores
+        the grid its own cheapest way (the same values up to float rounding)."""
+        logits = self.predict.bias
+        weights = self.predict.weight[0].split([branch.width for branch in self.branches.values()])
+        for branch, weight in zip(self.branches.values(), weights):
+            logits = logits + branch.grid_logits(users, items, weight)
+        return torch.sigmoid(logits).clamp(SCORE_MIN, SCORE_MAX)
+
+    def score_items(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
+        return self._in_slices(users, items, items.shape[1])
+
+    def score_all(self, users: torch.Tensor, n_items: int) -> torch.Tensor:
+        return self._in_slices(users, torch.arange(n_items, device=users.device), n_items)
+
+    def _in_slices(self, users: torch.Tensor, items: torch.Tensor, per_user: int) -> torch.Tensor:
+        # Slices of users: at most PAIRS_PER_FORWARD pairs (each a hidden vector of the MLP) at a time.
+        step = max(1, PAIRS_PER_FORWARD // max(per_user, 1))
+        return torch.cat(
+            [
+                self.grid_scores(users[s : s + step], items if items.dim() == 1 else items[s : s + step])
+                for s in range(0, len(users), step)
+            ]
+        )
 
     def load_pretrained(self, pretrained: dict[str, dict[str, torch.Tensor]], alpha: float) -> None:
         """Eq. 13: copy each branch from its single-branch model; ``h`` is their weighted concatenation."""
