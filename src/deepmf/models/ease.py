@@ -1,7 +1,7 @@
 """EASE^R (Steck, WWW 2019): a closed-form item-item linear model with a zero diagonal.
 
 ``B = I - P diag(P)^-1`` with ``P = (X^T X + l2 I)^-1``: an inverse of ``n_items^2``. With fewer users
-than items (Amusic: 1,776 users, 18,813 items) the same scores come from an ``n_users^2`` inverse by the
+than items (Amusic: 844 users, 18,813 items) the same scores come from an ``n_users^2`` inverse by the
 Woodbury identity (:func:`ease_user_form`), exact up to float rounding: a fit in seconds, not a 16 GB
 inverse held for minutes.
 """
