@@ -32,20 +32,26 @@ def test_neumf_p_starts_as_the_alpha_mix_of_gmf_and_mlp(alpha):
     torch.testing.assert_close(logits(neumf, users, items), expected, rtol=1e-4, atol=1e-4)
 
 
+def count_users(monkeypatch, cls: type, method: str) -> list[int]:
+    """Wrap ``cls.method(users, items)``; the returned list gets ``len(users)`` of every call."""
+    calls: list[int] = []
+    original = getattr(cls, method)
+
+    def counting(self, users, items):
+        calls.append(len(users))
+        return original(self, users, items)
+
+    monkeypatch.setattr(cls, method, counting)
+    return calls
+
+
 def test_the_pairwise_fallback_is_sliced_and_equals_one_big_forward(monkeypatch):
     model = build("neumf", planted_matrix())
     users = torch.arange(18)
     items = torch.arange(18).expand(18, 18)
     whole = model(users.repeat_interleave(18), items.reshape(-1)).view(18, 18)
-    calls = []
-    original = type(model).forward
-
-    def counting_forward(self, u, i):
-        calls.append(len(u))
-        return original(self, u, i)
-
     monkeypatch.setattr(base, "PAIRS_PER_FORWARD", 40)
-    monkeypatch.setattr(type(model), "forward", counting_forward)
+    calls = count_users(monkeypatch, type(model), "forward")
     with torch.no_grad():
         sliced = base.Recommender.score_items(model, users, items)  # the fallback own models inherit
     torch.testing.assert_close(sliced, whole.detach())
@@ -57,15 +63,8 @@ def test_ncf_grid_scoring_is_sliced_by_users(monkeypatch):
     users = torch.arange(18)
     with torch.no_grad():
         whole = model.score_all(users, 18)
-    sliced_users = []
-    original = type(model).grid_scores
-
-    def counting_grid(self, u, i):
-        sliced_users.append(len(u))
-        return original(self, u, i)
-
     monkeypatch.setattr(ncf, "PAIRS_PER_FORWARD", 40)
-    monkeypatch.setattr(type(model), "grid_scores", counting_grid)
+    sliced_users = count_users(monkeypatch, type(model), "grid_scores")
     with torch.no_grad():
         torch.testing.assert_close(model.score_all(users, 18), whole)
     assert max(sliced_users) * 18 <= 40 and sum(sliced_users) == 18
