@@ -55,3 +55,19 @@ def test_rerun_all_runs_every_job_again(tmp_path, ml100k_dir):
     again = record(tmp_path, "0")
     assert "marked_by_test" not in again and again["resumed_from"] is None
     assert again["metrics"] == first["metrics"]  # the same job, trained again from scratch
+
+
+def test_a_kept_job_is_run_again_when_a_tuned_file_gives_it_other_values(tmp_path, ml100k_dir):
+    # Table 2 run before the tuning stage, then again after it: the same overrides now compose the tuned
+    # value, so the job is trained again, not kept with the value it had.
+    def ease_sweep(*extra: str) -> dict:
+        result = run_train(tmp_path, ml100k_dir, "-m", "+method=ease", "seed=0", "logger=none", *extra)
+        assert result.returncode == 0, result.stderr[-3000:]
+        return record(tmp_path, "0")
+
+    assert ease_sweep()["config"]["model"]["l2"] == 200.0  # ML-100k's value: no tuned file yet
+    tuned = tmp_path / "tuned" / "hparams" / "tuned" / "ml100k" / "ease.yaml"
+    tuned.parent.mkdir(parents=True)
+    tuned.write_text("model:\n  l2: 7.5\n")
+    again = ease_sweep(f"hydra.searchpath=[file://{tmp_path / 'tuned'}]")
+    assert again["config"]["model"]["l2"] == 7.5 and again["status"] == "completed"

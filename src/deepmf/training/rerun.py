@@ -2,9 +2,11 @@
 
 Rerunning a killed sweep with the same command into the same ``hydra.sweep.dir`` gives each job its old
 folder again (Hydra numbers jobs in grid order). With ``rerun=incomplete`` (the default) a job whose
-``metrics.json`` says it completed, with the same overrides, is kept as it is and returns its metric to
-Hydra; a job that was killed or failed after writing ``checkpoints/last.ckpt`` resumes from there (if the
-checkpoint was trained with this job's settings, see ``resume.check_resume``); any other starts afresh.
+``metrics.json`` says it completed, with the same overrides and the same resolved settings (its recorded
+config: values a tuned file or a default gave count too, see ``resume.result_settings``), is kept as it is
+and returns its metric to Hydra; a job that was killed or failed (or completed with other settings) after
+writing ``checkpoints/last.ckpt`` resumes from there (if the checkpoint was trained with this job's
+settings, see ``resume.check_resume``); any other starts afresh.
 ``rerun=all`` starts every job afresh. The report reads the job folders, so kept jobs are in it as before.
 """
 
@@ -20,7 +22,7 @@ from omegaconf import DictConfig, open_dict
 
 from deepmf.errors import ConfigError, DataError
 from deepmf.overrides import same_job
-from deepmf.training.resume import check_resume, training_settings
+from deepmf.training.resume import check_resume, differing_keys, result_settings, training_settings
 
 log = logging.getLogger(__name__)
 
@@ -53,19 +55,23 @@ def read_record(folder: Path) -> dict[str, Any] | None:
     return record if isinstance(record, dict) else None
 
 
-def decide(folder: Path, overrides: list[str], settings: dict[str, Any], rerun: str) -> Attempt:
-    """What the job with ``overrides`` and training ``settings`` does in ``folder``, under ``rerun``."""
+def decide(folder: Path, overrides: list[str], cfg: DictConfig | dict[str, Any], rerun: str) -> Attempt:
+    """What the job with ``overrides`` and config ``cfg`` (resolved) does in ``folder``, under ``rerun``."""
     if check_rerun(rerun) == "all":
         return Attempt("fresh", "rerun=all")
     record = read_record(folder)
     completed = record is not None and record.get("status") == "completed"
     if completed and same_job(record.get("overrides") or [], overrides):
-        return Attempt("keep", "completed earlier with the same overrides", record=record)
+        # The same overrides can compose other values: a tuned file written since, a changed default.
+        changed = differing_keys(result_settings(record.get("config") or {}), result_settings(cfg))
+        if not changed:
+            return Attempt("keep", "completed earlier with the same overrides", record=record)
+        log.info("%s: completed earlier with other settings (%s)", folder, ", ".join(changed))
     last = folder / "checkpoints" / "last.ckpt"
     if not last.is_file():
         return Attempt("fresh", "no earlier attempt" if record is None else "no checkpoint to resume")
     try:
-        check_resume(last, settings)
+        check_resume(last, training_settings(cfg))
     except ConfigError:  # an earlier sweep's job with another grid point left it
         return Attempt("fresh", f"{last} was trained with other settings")
     except DataError as exc:
@@ -78,7 +84,7 @@ def prepare_job(cfg: DictConfig, folder: Path, overrides: list[str]) -> dict[str
     ``cfg.resume`` set to the checkpoint it resumes from). A ``resume=`` given by the user is kept."""
     if cfg.get("resume") or cfg.get("rerun", "incomplete") not in RERUN_CHOICES:
         return None  # the run's own checks name a bad rerun= (in its metrics.json too)
-    attempt = decide(folder, overrides, training_settings(cfg), cfg.get("rerun", "incomplete"))
+    attempt = decide(folder, overrides, cfg, cfg.get("rerun", "incomplete"))
     if attempt.action != "fresh" or attempt.reason != "no earlier attempt":
         log.info("%s: %s", folder, attempt.reason)
     if attempt.action == "resume":

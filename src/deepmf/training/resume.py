@@ -44,7 +44,11 @@ MAY_CHANGE_ON_RESUME = (
     "trainer.enable_progress_bar",
     "trainer.num_sanity_val_steps",
     "fast_path.",  # how each step is computed (the same model, batches and Adam updates), not what
+    "tuned.",  # every tuned file of the dataset: the values a method takes from one are compared resolved
 )
+#: Keys a resume may change but a kept result may not: another epoch budget, patience or cut-off is
+#: another result (a completed job asked with them is resumed or run again, see deepmf.training.rerun).
+RESULT_KEYS = ("trainer.max_epochs", "selection.patience", "eval.")
 #: The checksum of the rating file a run trained on, stored beside the settings.
 DATASET_KEY = "dataset.sha256"
 
@@ -59,14 +63,29 @@ def flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
     return flat
 
 
-def training_settings(cfg: DictConfig) -> dict[str, Any]:
-    """The resolved settings that define what a run trains: everything but :data:`MAY_CHANGE_ON_RESUME`."""
-    flat = flatten(OmegaConf.to_container(cfg, resolve=True))
+def training_settings(cfg: DictConfig | dict[str, Any], keep: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The resolved settings that define what a run trains: everything but :data:`MAY_CHANGE_ON_RESUME`
+    (save the keys of ``keep``), from the run's config or the resolved one its ``metrics.json`` holds."""
+    tree = OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else cfg
     return {
         key: value
-        for key, value in flat.items()
-        if not any(key == name or key.startswith(name) for name in MAY_CHANGE_ON_RESUME)
+        for key, value in flatten(tree).items()
+        if matches(key, keep) or not matches(key, MAY_CHANGE_ON_RESUME)
     }
+
+
+def result_settings(cfg: DictConfig | dict[str, Any]) -> dict[str, Any]:
+    """What defines a completed run's result: :func:`training_settings` and :data:`RESULT_KEYS`."""
+    return training_settings(cfg, keep=RESULT_KEYS)
+
+
+def differing_keys(saved: dict[str, Any], current: dict[str, Any]) -> list[str]:
+    """The keys both know whose values differ (a key added or removed since ``saved`` is not compared)."""
+    return sorted(key for key in saved.keys() & current.keys() if saved[key] != current[key])
+
+
+def matches(key: str, names: tuple[str, ...]) -> bool:
+    return any(key == name or key.startswith(name) for name in names)
 
 
 class TrainingSettings(pl.Callback):
@@ -99,7 +118,7 @@ def check_resume(checkpoint_path: str | Path, current: dict[str, Any]) -> None:
     saved = saved_settings(checkpoint_path)
     if saved is None:
         return
-    differing = sorted(key for key in saved.keys() & current.keys() if saved[key] != current[key])
+    differing = differing_keys(saved, current)
     if differing:
         changes = ", ".join(f"{key}={saved[key]!r} there, {current[key]!r} here" for key in differing)
         raise ConfigError(
