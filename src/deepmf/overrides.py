@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-#: Keys whose overrides change how a job is run, never what it computes: a sweep rerun with
-#: ``rerun=all`` or a run resumed with ``resume=<ckpt>`` is the same job as the one before.
-HOW_TO_RUN_KEYS = ("rerun", "resume")
+#: Keys (and prefixes, ending in ".") whose overrides change how a job is run, never what it computes: a
+#: sweep rerun with ``rerun=all``, a run resumed with ``resume=<ckpt>``, with other threads, logging or
+#: folders is the same job as the one before. (A kept job's resolved settings are compared too:
+#: ``deepmf.training.rerun``.)
+HOW_TO_RUN_KEYS = ("rerun", "resume", "threads", "logger", "logger.", "paths.", "progress_refresh_rate")
 
 
 def override_key(override: str) -> str:
@@ -17,9 +19,14 @@ def override_key(override: str) -> str:
 
 def what_job_computes(overrides: Iterable[object]) -> list[str]:
     """The overrides without those of :data:`HOW_TO_RUN_KEYS`, in their order."""
-    return [str(o) for o in overrides if override_key(str(o)) not in HOW_TO_RUN_KEYS]
+    return [str(o) for o in overrides if not how_to_run(override_key(str(o)))]
+
+
+def how_to_run(key: str) -> bool:
+    return any(key == name or (name.endswith(".") and key.startswith(name)) for name in HOW_TO_RUN_KEYS)
 
 
 def same_job(first: Iterable[object], second: Iterable[object]) -> bool:
-    """Whether two lists of overrides make the same job (the same overrides, but how it is run)."""
-    return what_job_computes(first) == what_job_computes(second)
+    """Whether two lists of overrides make the same job: the same overrides but how it is run, in any
+    order (Hydra applies config-group choices before values, wherever they stand on the line)."""
+    return sorted(what_job_computes(first)) == sorted(what_job_computes(second))

@@ -103,12 +103,14 @@ def test_an_unknown_rerun_choice_is_refused():
 
 
 def test_overrides_that_say_how_a_job_runs_are_not_compared():
-    assert what_job_computes(["seed=0", "rerun=all", "+resume=x.ckpt", "model.layers=2"]) == [
-        "seed=0", "model.layers=2"
-    ]  # fmt: skip
-    assert same_job(["seed=0", "rerun=all"], ["seed=0"])
+    how = ["rerun=all", "+resume=x.ckpt", "threads=1", "logger=none", "logger.group=t", "paths.cache_dir=/c"]
+    assert what_job_computes(["seed=0", *how, "model.layers=2"]) == ["seed=0", "model.layers=2"]
+    assert same_job(["seed=0", "rerun=all", "threads=1"], ["seed=0"])
     assert not same_job(["seed=0"], ["seed=1"])
-    assert not same_job(["seed=0", "data=ml1m"], ["data=ml1m", "seed=0"])  # another command: rerun it
+    assert not same_job(["seed=0"], ["seed=0", "model.layers=2"])
+    assert not same_job(["seed=0"], ["seed=0", "threads_per_job=1"])  # a key, not a prefix of "threads"
+    # The order on the command line is not the job (a sweep's trials put their searched values first).
+    assert same_job(["seed=0", "data=ml1m"], ["data=ml1m", "seed=0"])
 
 
 def test_a_bad_rerun_is_refused_before_any_data_is_read(tmp_path):
