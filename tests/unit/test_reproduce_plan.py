@@ -163,3 +163,16 @@ def test_a_bad_tuning_entry_names_the_manifest_and_the_key(tmp_path):
     manifest.write_text("tuning:\n  dmf: {search: nope}\nsweeps:\n  table2: {}\n")
     with pytest.raises(ConfigError, match=r"tuning.dmf.search=nope: no conf/hparams/search/ file"):
         load_manifest(manifest)
+
+
+def test_a_search_counts_its_completed_trials_whatever_points_they_took(tmp_path):
+    profile = replace(load_profile("paper"), root=tmp_path)
+    entries = select(load_manifest(), ["tuning"])
+    (dmf,) = build_plan(entries, profile, ["ml100k"], "0", []).sweeps
+    base = list(dmf.overrides)
+    points = [["optim.lr=0.001", "model.layers=1"], ["optim.lr=0.01", "model.layers=3"]]
+    for trial, point in enumerate(points):  # as the sweeper runs them: its point first, threads apart
+        write_record(dmf.folder / str(trial), "dmf", [*point, *base, "threads=1"], 1.0)
+    write_record(dmf.folder / "2", "dmf", ["optim.lr=0.1", *base, "model.init_std=0.1"], 1.0)  # another job
+    (dmf,) = build_plan(entries, profile, ["ml100k"], "0", []).sweeps
+    assert (dmf.jobs, dmf.done) == (20, 2)

@@ -17,7 +17,7 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import DictConfig, OmegaConf
 
 from deepmf.errors import ConfigError
-from deepmf.overrides import same_job
+from deepmf.overrides import override_key, same_job
 from deepmf.report.sweeps import hydra_sweep_grid
 from deepmf.reproduce.manifest import CONF, Entry, Profile
 from deepmf.training.launcher import parallel_jobs
@@ -112,12 +112,16 @@ def build_plan(
                     continue
                 overrides = sweep_overrides(entry, profile, dataset, seeds, extra)
                 try:
-                    jobs, parallel = expand(overrides)
+                    jobs, parallel, searched = expand(overrides)
                 except Exception as exc:  # Hydra's own errors name the override
                     raise ConfigError(f"{entry.placeholder} on {dataset}: {exc}") from exc
                 folder = profile.root / dataset / entry.placeholder
                 completed = completed_jobs(folder)
-                done = [any(same_job(o, job) for o in completed) for job, _ in jobs]
+                if searched is None:
+                    done = [any(same_job(o, job) for o in completed) for job, _ in jobs]
+                else:  # a search: which points its trials take is the sweeper's choice, so count them
+                    kept = sum(same_job(without(o, searched), jobs[0][0]) for o in completed)
+                    done = [trial < kept for trial in range(len(jobs))]
                 seconds = [
                     (0.0, True) if kept else job_seconds(cfg, job, measured, profile.estimate)
                     for (job, cfg), kept in zip(jobs, done)
@@ -138,9 +142,10 @@ def build_plan(
     return Plan(sweeps, parallel)
 
 
-def expand(overrides: list[str]) -> tuple[list[tuple[list[str], DictConfig]], int]:
-    """Each job's overrides and config, as the sweep's sweeper expands them, and the launcher's
-    parallelism. A sweeper that is not a grid (e.g. optuna) runs ``n_trials`` jobs of the base config."""
+def expand(overrides: list[str]) -> tuple[list[tuple[list[str], DictConfig]], int, list[str] | None]:
+    """Each job's overrides and config, as the sweep's sweeper expands them, the launcher's parallelism
+    and, for a sweeper that is not a grid (e.g. optuna: ``n_trials`` jobs of the base config), the keys it
+    searches (None for a grid)."""
     parsed = OverridesParser.create().parse_overrides(overrides)
     fixed = [o.input_line for o in parsed if not o.is_sweep_override()]
     hydra_overrides = [o.input_line for o in parsed if o.is_hydra_override()]
@@ -151,7 +156,7 @@ def expand(overrides: list[str]) -> tuple[list[tuple[list[str], DictConfig]], in
     grid = hydra_sweep_grid({"sweeper": sweeper, "overrides": {"task": task}}, "the plan")
     if grid is None:
         trials = int(base.hydra.sweeper.get("n_trials") or 1)
-        return [(task, base)] * trials, parallel
+        return [(task, base)] * trials, parallel, list(base.hydra.sweeper.get("params") or {})
     cache: dict[tuple[str, ...], DictConfig] = {}
     jobs = []
     for job in grid:
@@ -159,7 +164,12 @@ def expand(overrides: list[str]) -> tuple[list[tuple[list[str], DictConfig]], in
         if key not in cache:
             cache[key] = compose("train", overrides=[*job, *hydra_overrides])
         jobs.append((job, cache[key]))
-    return jobs, parallel
+    return jobs, parallel, None
+
+
+def without(overrides: list[str], keys: list[str]) -> list[str]:
+    """``overrides`` but those that set one of ``keys`` (a search trial's point)."""
+    return [o for o in overrides if override_key(o) not in keys]
 
 
 class Measurements:
