@@ -4,6 +4,7 @@ measured seconds per epoch, and the command's own options (nothing is trained he
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import replace
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from hydra import compose, initialize_config_dir
 from deepmf.errors import ConfigError, DeepMFError
 from deepmf.reproduce.__main__ import main, parse
 from deepmf.reproduce.manifest import CONF, load_manifest, load_profile, select
-from deepmf.reproduce.plan import Measurements, build_plan, job_seconds
+from deepmf.reproduce.plan import Measurements, build_plan, expand, job_seconds
 
 
 def plan_for(*extra: str, seeds: str = "0,1,2", profile: str = "paper", only: list[str] | None = None):
@@ -67,9 +68,10 @@ def test_profile_overrides_go_to_every_sweep_and_stats_take_no_epochs():
     assert table1.seconds == estimate["sweep_overhead_s"] + estimate["job_overhead_s"]  # no training
 
 
-def write_record(folder: Path, model: str, overrides: list[str], seconds: float) -> None:
+def write_record(folder: Path, model: str, overrides: list[str], seconds: float, config=None) -> None:
     folder.mkdir(parents=True)
     record = {"status": "completed", "model": model, "overrides": overrides, "seconds_per_epoch": seconds}
+    record["config"] = config or {}  # {}: no setting to compare
     (folder / "metrics.json").write_text(json.dumps(record))
 
 
@@ -176,3 +178,22 @@ def test_a_search_counts_its_completed_trials_whatever_points_they_took(tmp_path
     write_record(dmf.folder / "2", "dmf", ["optim.lr=0.1", *base, "model.init_std=0.1"], 1.0)  # another job
     (dmf,) = build_plan(entries, profile, ["ml100k"], "0", []).sweeps
     assert (dmf.jobs, dmf.done) == (20, 2)
+
+
+def test_a_job_counts_as_done_only_with_the_settings_it_would_run_with_now(tmp_path):
+    # Table 3's first job, completed earlier: once with this job's learning rate, once with another one
+    # (say, a tuned file or a default that has changed since): a rerun keeps the first, not the second.
+    profile = replace(load_profile("paper"), root=tmp_path)
+
+    def done_with(lr_factor: float) -> int:
+        (sweep,) = build_plan(select(load_manifest(), ["table3"]), profile, ["ml100k"], "0", []).sweeps
+        with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+            jobs, _, _ = expand(sweep.overrides)
+        job, cfg = jobs[0]
+        config = {"optim": {"lr": cfg.optim.lr * lr_factor}, "model": {"name": cfg.model.name}}
+        shutil.rmtree(sweep.folder, ignore_errors=True)
+        write_record(sweep.folder / "0", cfg.model.name, job, 1.0, config=config)
+        return build_plan(select(load_manifest(), ["table3"]), profile, ["ml100k"], "0", []).sweeps[0].done
+
+    assert done_with(1.0) == 1
+    assert done_with(10.0) == 0

@@ -21,7 +21,7 @@ from deepmf.overrides import override_key, same_job
 from deepmf.report.sweeps import hydra_sweep_grid
 from deepmf.reproduce.manifest import CONF, Entry, Profile
 from deepmf.training.launcher import parallel_jobs
-from deepmf.training.rerun import read_record
+from deepmf.training.rerun import changed_settings, read_record
 
 #: Models fitted in one step whatever ``trainer.max_epochs`` says (``FittedRecommender.fit_epochs == 1``).
 ONE_STEP = frozenset({"itempop", "itemknn", "ease"})
@@ -117,11 +117,11 @@ def build_plan(
                     raise ConfigError(f"{entry.placeholder} on {dataset}: {exc}") from exc
                 folder = profile.root / dataset / entry.placeholder
                 completed = completed_jobs(folder)
-                if searched is None:
-                    done = [any(same_job(o, job) for o in completed) for job, _ in jobs]
+                if searched is None:  # as the rerun decides (deepmf.training.rerun)
+                    done = [any(kept(record, job, cfg) for record in completed) for job, cfg in jobs]
                 else:  # a search: which points its trials take is the sweeper's choice, so count them
-                    kept = sum(same_job(without(o, searched), jobs[0][0]) for o in completed)
-                    done = [trial < kept for trial in range(len(jobs))]
+                    trials = sum(same_job(without(r["overrides"], searched), jobs[0][0]) for r in completed)
+                    done = [trial < trials for trial in range(len(jobs))]
                 seconds = [
                     (0.0, True) if kept else job_seconds(cfg, job, measured, profile.estimate)
                     for (job, cfg), kept in zip(jobs, done)
@@ -197,14 +197,19 @@ class Measurements:
         return cls(records)
 
 
-def completed_jobs(folder: Path) -> list[list[str]]:
-    """The overrides of each job that completed in a sweep folder (those a rerun keeps)."""
+def completed_jobs(folder: Path) -> list[dict[str, Any]]:
+    """The records (``metrics.json``) of the jobs that completed in a sweep folder."""
     found = []
     for path in sorted(folder.glob("*/metrics.json")) if folder.is_dir() else ():
         record = read_record(path.parent)
         if record and record.get("status") == "completed":
-            found.append(list(record.get("overrides") or []))
+            found.append(record | {"overrides": list(record.get("overrides") or [])})
     return found
+
+
+def kept(record: dict[str, Any], overrides: list[str], cfg: DictConfig) -> bool:
+    """Whether a rerun keeps ``record`` for the job: the same overrides and the same resolved settings."""
+    return same_job(record["overrides"], overrides) and not changed_settings(record, cfg)
 
 
 def job_key(overrides: list[str]) -> tuple[str, ...]:

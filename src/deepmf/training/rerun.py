@@ -62,8 +62,7 @@ def decide(folder: Path, overrides: list[str], cfg: DictConfig | dict[str, Any],
     record = read_record(folder)
     completed = record is not None and record.get("status") == "completed"
     if completed and same_job(record.get("overrides") or [], overrides):
-        # The same overrides can compose other values: a tuned file written since, a changed default.
-        changed = differing_keys(result_settings(record.get("config") or {}), result_settings(cfg))
+        changed = changed_settings(record, cfg)
         if not changed:
             return Attempt("keep", "completed earlier with the same overrides", record=record)
         log.info("%s: completed earlier with other settings (%s)", folder, ", ".join(changed))
@@ -77,6 +76,12 @@ def decide(folder: Path, overrides: list[str], cfg: DictConfig | dict[str, Any],
     except DataError as exc:
         return Attempt("fresh", f"{exc}; starting afresh")
     return Attempt("resume", f"resuming from {last}", checkpoint=last)
+
+
+def changed_settings(record: dict[str, Any], cfg: DictConfig | dict[str, Any]) -> list[str]:
+    """The settings a completed job's ``record`` ran with whose values ``cfg`` changes (none: the same
+    result). The same overrides can compose other values: a tuned file written since, a changed default."""
+    return differing_keys(result_settings(record.get("config") or {}), result_settings(cfg))
 
 
 def prepare_job(cfg: DictConfig, folder: Path, overrides: list[str]) -> dict[str, Any] | None:
