@@ -181,19 +181,19 @@ def test_a_search_counts_its_completed_trials_whatever_points_they_took(tmp_path
 
 
 def test_a_job_counts_as_done_only_with_the_settings_it_would_run_with_now(tmp_path):
-    # Table 3's first job, completed earlier: once with this job's learning rate, once with another one
-    # (say, a tuned file or a default that has changed since): a rerun keeps the first, not the second.
+    # A Table 3 job at seed 1, completed earlier: once with this job's learning rate, once with another
+    # one (say, a tuned file or a default changed since): a rerun keeps the first, not the second.
     profile = replace(load_profile("paper"), root=tmp_path)
 
     def done_with(lr_factor: float) -> int:
-        (sweep,) = build_plan(select(load_manifest(), ["table3"]), profile, ["ml100k"], "0", []).sweeps
+        (sweep,) = build_plan(select(load_manifest(), ["table3"]), profile, ["ml100k"], "0,1", []).sweeps
         with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
             jobs, _, _ = expand(sweep.overrides)
-        job, cfg = jobs[0]
-        config = {"optim": {"lr": cfg.optim.lr * lr_factor}, "model": {"name": cfg.model.name}}
+        job, cfg = next((job, cfg) for job, cfg in jobs if "seed=1" in job)
+        config = {"optim": {"lr": cfg.optim.lr * lr_factor}, "model": {"name": cfg.model.name}, "seed": 1}
         shutil.rmtree(sweep.folder, ignore_errors=True)
         write_record(sweep.folder / "0", cfg.model.name, job, 1.0, config=config)
-        return build_plan(select(load_manifest(), ["table3"]), profile, ["ml100k"], "0", []).sweeps[0].done
+        return build_plan(select(load_manifest(), ["table3"]), profile, ["ml100k"], "0,1", []).sweeps[0].done
 
     assert done_with(1.0) == 1
     assert done_with(10.0) == 0

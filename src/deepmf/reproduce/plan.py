@@ -118,7 +118,7 @@ def build_plan(
                 folder = profile.root / dataset / entry.placeholder
                 completed = completed_jobs(folder)
                 if searched is None:  # as the rerun decides (deepmf.training.rerun)
-                    done = [any(kept(record, job, cfg) for record in completed) for job, cfg in jobs]
+                    done = [any(kept(record, job) for record in completed) for job, _ in jobs]
                 else:  # a search: which points its trials take is the sweeper's choice, so count them
                     trials = sum(same_job(without(r["overrides"], searched), jobs[0][0]) for r in completed)
                     done = [trial < trials for trial in range(len(jobs))]
@@ -207,9 +207,12 @@ def completed_jobs(folder: Path) -> list[dict[str, Any]]:
     return found
 
 
-def kept(record: dict[str, Any], overrides: list[str], cfg: DictConfig) -> bool:
-    """Whether a rerun keeps ``record`` for the job: the same overrides and the same resolved settings."""
-    return same_job(record["overrides"], overrides) and not changed_settings(record, cfg)
+def kept(record: dict[str, Any], overrides: list[str]) -> bool:
+    """Whether a rerun keeps ``record`` for the job: the same overrides and the same resolved settings
+    (composed for this job alone: :func:`expand` shares one config among a job's seeds)."""
+    return same_job(record["overrides"], overrides) and not changed_settings(
+        record, compose("train", overrides=overrides)
+    )
 
 
 def job_key(overrides: list[str]) -> tuple[str, ...]:
