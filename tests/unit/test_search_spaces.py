@@ -35,10 +35,14 @@ def test_every_method_has_a_space():
 @pytest.mark.parametrize("space", SPACES)
 def test_space_composes_with_the_shared_budget_on_validation(space):
     cfg = composed(f"+hparams/search={space}")
-    budget = OmegaConf.load(CONF / "hparams" / "search" / "budget.yaml").hydra.sweeper
+    budget = OmegaConf.load(CONF / "hparams" / "search" / "budget.yaml")
     sweeper = cfg.hydra.sweeper
     assert sweeper._target_ == OPTUNA and sweeper.direction == "maximize"
-    assert sweeper.n_trials == budget.n_trials and sweeper.sampler.seed == budget.sampler.seed
+    assert sweeper.n_trials == budget.hydra.sweeper.n_trials
+    assert sweeper.sampler.seed == budget.hydra.sweeper.sampler.seed
+    # The same epochs and early stopping for every method: no recipe or model default overrides them.
+    assert cfg.trainer.max_epochs == budget.trainer.max_epochs
+    assert cfg.selection.patience == budget.selection.patience
     assert cfg.selection.monitor.startswith("val/") and cfg.data.validation
     assert cfg.model.name == space
 
