@@ -16,16 +16,20 @@ from deepmf.report.collect import find_jobs
 from tests.integration.test_optuna_sweep import SMALL_TOWERS, trials
 from tests.integration.test_train_cli import ROOT, run_train
 
+#: Generated data: no conf/hparams/tuned/synthetic/ exists, whatever the checkout has tuned for real data.
+SYNTHETIC = ("data=synthetic", "data.preset=small")
+
 
 def test_a_dmf_search_writes_its_values_and_budget_and_the_tuned_dmf_trains_with_them(tmp_path, ml100k_dir):
-    result = run_train(tmp_path, ml100k_dir, "+hparams/search=dmf", "hydra.sweeper.n_trials=2", *SMALL_TOWERS)
+    search = ("+hparams/search=dmf", "hydra.sweeper.n_trials=2", *SYNTHETIC, *SMALL_TOWERS)
+    result = run_train(tmp_path, ml100k_dir, *search)
     assert result.returncode == 0, result.stderr[-3000:]
     sweep = tmp_path / "multirun"
     found = trials(sweep)
     best = max(found.values(), key=lambda r: r["metrics"]["val/ndcg@10"])  # chosen on validation only
 
     tuned_root = tmp_path / "tuned"
-    tuned_file = tuned_root / "hparams" / "tuned" / "ml100k" / "dmf.yaml"
+    tuned_file = tuned_root / "hparams" / "tuned" / "synthetic" / "dmf.yaml"
     command = [sys.executable, "-m", "deepmf.report.best", str(sweep), "--write", str(tuned_file)]
     env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))  # this checkout's deepmf
     written = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, env=env, timeout=300)
@@ -46,7 +50,7 @@ def test_a_dmf_search_writes_its_values_and_budget_and_the_tuned_dmf_trains_with
     run = tmp_path / "tuned_run"
     result = run_train(
         tmp_path, ml100k_dir, "+method=dmf_tuned", f"hydra.searchpath=[file://{tuned_root}]",
-        f"hydra.run.dir={run}", "trainer.max_epochs=1", *SMALL_TOWERS,
+        f"hydra.run.dir={run}", "trainer.max_epochs=1", *SYNTHETIC, *SMALL_TOWERS,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
     record = json.loads((run / "metrics.json").read_text())
@@ -61,7 +65,7 @@ def test_a_dmf_search_writes_its_values_and_budget_and_the_tuned_dmf_trains_with
 
 
 def test_the_tuned_dmf_is_refused_without_tuned_values(tmp_path, ml100k_dir):
-    result = run_train(tmp_path, ml100k_dir, "+method=dmf_tuned", *SMALL_TOWERS)
+    result = run_train(tmp_path, ml100k_dir, "+method=dmf_tuned", *SYNTHETIC, *SMALL_TOWERS)
     assert result.returncode != 0
     record = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert record["status"] == "failed"
