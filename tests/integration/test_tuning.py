@@ -69,7 +69,9 @@ def test_the_tuned_dmf_is_refused_without_tuned_values(tmp_path, ml100k_dir):
     assert result.returncode != 0
     record = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert record["status"] == "failed"
-    assert "no tuned values" in record["error"] and "only=tuning" in record["error"]
+    assert "no tuned values for synthetic" in record["error"]
+    assert "conf/hparams/tuned/synthetic/dmf.yaml" in record["error"]
+    assert "only=tuning data=synthetic" in record["error"]
 
 
 def test_a_small_sweep_writes_significance_csv(tmp_path, ml100k_dir):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from hydra.core.hydra_config import HydraConfig
+
 from deepmf.errors import ConfigError
 
 
@@ -14,9 +16,18 @@ def check_tuned_config(cfg: Any) -> None:
         return
     name = cfg.get("tuned_as")
     if not (cfg.get("tuned") or {}).get(name):
-        data = cfg.data.get("name") or cfg.data.get("_target_", "this data")
+        data = data_choice(cfg)
         raise ConfigError(
             f"the tuned method (tuned_as={name}) has no tuned values for {data}: no "
-            f"conf/hparams/tuned/<data>/{name}.yaml; run the tuning first: python -m deepmf.reproduce "
-            "only=tuning data=<data> (the `tuning` of conf/reproduce/manifest.yaml)"
+            f"conf/hparams/tuned/{data}/{name}.yaml; run the tuning first: python -m deepmf.reproduce "
+            f"only=tuning data={data} (the `tuning` of conf/reproduce/manifest.yaml)"
         )
+
+
+def data_choice(cfg: Any) -> str:
+    """The run's ``data=`` choice (the folder of its tuned files); outside Hydra, the data's name."""
+    if HydraConfig.initialized():
+        choice = HydraConfig.get().runtime.choices.get("data")
+        if choice:
+            return str(choice)
+    return str(cfg.data.get("name") or "<data>")
