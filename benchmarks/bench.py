@@ -53,18 +53,21 @@ DENSE_LIMIT = 200_000_000
 
 def build_datamodule(name: str, batch_size: int):
     sys.path.insert(0, str(ROOT / "src"))
+    from deepmf.data.amazon import AmazonMusicDMF
     from deepmf.data.movielens import MovieLens1M, MovieLens100K
     from deepmf.data.synthetic import SyntheticDataModule
 
     common = {"cache_dir": str(CACHE_DIR), "batch_size": batch_size}
     if name == "ml100k":
         return MovieLens100K(data_dir=str(DATA_DIR), **common)
+    if name == "amusic":  # not in DATASETS, this script's default set (benchmarks/ease_forms.py uses it)
+        return AmazonMusicDMF(data_dir=str(DATA_DIR), **common)
     if name == "ml1m-partial":
         path = DATA_DIR / "ml-1m" / "ratings.PARTIAL-users1-2999.dat.gz"
         return MovieLens1M(ratings_path=str(path), **common)
     if name.startswith("synthetic-"):
         return SyntheticDataModule(preset=name.removeprefix("synthetic-"), **common)
-    raise SystemExit(f"unknown dataset {name!r}; choose from {DATASETS}")
+    raise SystemExit(f"unknown dataset {name!r}; choose from {[*DATASETS, 'amusic']}")
 
 
 def peak_rss_mb() -> float:

@@ -11,24 +11,13 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
-import sys
 import time
 from pathlib import Path
 
-from bench import CACHE_DIR, DATA_DIR, peak_rss_mb
+from bench import build_datamodule, peak_rss_mb
 from provenance import write_report
 
-ROOT = Path(__file__).resolve().parents[1]
 FORMS = {"through the items (n_items^2)": False, "through the users (n_users^2)": True}
-
-
-def datamodule(name: str):
-    sys.path.insert(0, str(ROOT / "src"))
-    from deepmf.data.amazon import AmazonMusicDMF
-    from deepmf.data.movielens import MovieLens100K
-
-    kinds = {"ml100k": MovieLens100K, "amusic": AmazonMusicDMF}
-    return kinds[name](data_dir=str(DATA_DIR), cache_dir=str(CACHE_DIR))
 
 
 def fit(dataset: str, through_users: bool, threads: int, scores_path: str, queue) -> None:
@@ -37,7 +26,7 @@ def fit(dataset: str, through_users: bool, threads: int, scores_path: str, queue
     from deepmf.models.ease import EASE
 
     torch.set_num_threads(threads)
-    data = datamodule(dataset)
+    data = build_datamodule(dataset, batch_size=256)  # EASE fits on the whole matrix: no batches
     data.setup()
     model = EASE(data.train_matrix(), l2=200.0, through_users=through_users)
     start = time.perf_counter()

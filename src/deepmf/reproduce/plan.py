@@ -123,8 +123,8 @@ def build_plan(
                     trials = sum(same_job(without(r["overrides"], searched), jobs[0][0]) for r in completed)
                     done = [trial < trials for trial in range(len(jobs))]
                 seconds = [
-                    (0.0, True) if kept else job_seconds(cfg, job, measured, profile.estimate)
-                    for (job, cfg), kept in zip(jobs, done)
+                    (0.0, True) if is_done else job_seconds(cfg, job, measured, profile.estimate)
+                    for (job, cfg), is_done in zip(jobs, done)
                 ]
                 sweeps.append(
                     Sweep(
